@@ -1,0 +1,26 @@
+# Every target installs what it needs: uv if missing, then the locked environment.
+UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
+RUN := $(UV) run --frozen
+DATA ?= ../shared/data/Churn_Modelling.csv
+PORT ?= 5001
+
+.PHONY: setup train serve test lint bench
+
+setup: .venv/.synced
+
+$(UV):
+	python3 -m pip install --user --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+train: setup
+	$(RUN) python -m training --data $(DATA)
+
+lint: setup
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+test: lint
+	$(RUN) pytest
