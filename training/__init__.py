@@ -1,0 +1,1 @@
+"""Reproduce the churn model's artifacts from the public bank-churn data set."""
