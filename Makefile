@@ -4,7 +4,7 @@ RUN := $(UV) run --frozen
 DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
 
-.PHONY: setup train serve test lint bench
+.PHONY: setup train requirements serve test lint bench
 
 setup: .venv/.synced
 
@@ -17,6 +17,11 @@ $(UV):
 
 train: setup
 	$(RUN) python -m training --data $(DATA)
+
+# The image and the AzureML environment install this export of the locked `serve` group.
+requirements: setup
+	$(UV) export --frozen --only-group serve --no-hashes --no-header --no-annotate \
+		--no-emit-project -o scoring/requirements.txt
 
 lint: setup
 	$(RUN) ruff check .
