@@ -4,7 +4,7 @@ RUN := $(UV) run --frozen
 DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
 
-.PHONY: setup train requirements serve test lint bench
+.PHONY: setup train requirements serve test lint bench load
 
 setup: .venv/.synced
 
@@ -29,3 +29,9 @@ lint: setup
 
 test: lint
 	$(RUN) pytest
+
+# Load test on loopback: original entry script vs ours, then a soak (LOAD_ARGS="--help" for options).
+# wrk comes from the distribution when missing.
+load: setup
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(RUN) python -m load.run $(LOAD_ARGS)

@@ -1,0 +1,111 @@
+"""Start azmlinfsrv on loopback for a load run, and read its resident memory."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+# Variables that would change what the server does between runs; the load run sets its own.
+CLEARED_ENV = ("CHURN_SCORING_KEY", "CHURN_REQUIRE_KEY", "WORKER_COUNT", "WORKER_PRELOAD")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found += [int(child) for child in task.read_text().split()]
+    return found
+
+
+def process_tree(pid: int) -> list[int]:
+    """The gunicorn master and every process below it."""
+    tree, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        with contextlib.suppress(OSError):
+            todo += _children(current)
+    return tree
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory summed over the server's processes (shared pages count once per process)."""
+    total_kib = 0
+    for proc in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{proc}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time used so far by the server's processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for proc in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{proc}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"azmlinfsrv exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    raise RuntimeError(f"azmlinfsrv not ready after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def serve(entry_script: Path, model_dir: Path, workers: int, cpus: str | None = None, env=None):
+    """Run azmlinfsrv on 127.0.0.1 with free ports; yield (scoring URL, master pid).
+
+    `cpus` restricts the server to a CPU list with taskset (e.g. "0" for one core).
+    """
+    port, health_port = free_port(), free_port()
+    server_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
+    server_env.update(env or {}, WORKER_COUNT=str(workers))
+    command = [
+        str(Path(sys.executable).with_name("azmlinfsrv")),
+        "--entry_script", str(entry_script),
+        "--model_dir", str(model_dir),
+        "--port", str(port),
+        "--health_port", str(health_port),
+    ]  # fmt: skip
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
+    with tempfile.TemporaryDirectory(prefix="churn-load-") as tmp:
+        log = Path(tmp) / "server.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(command, env=server_env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_ready(proc, f"http://127.0.0.1:{port}/", log, timeout_s=90)
+            yield f"http://127.0.0.1:{port}/score", proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
