@@ -4,7 +4,7 @@ RUN := $(UV) run --frozen
 DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
 
-.PHONY: setup train requirements serve test lint bench load
+.PHONY: setup train requirements swagger serve test lint bench load plan plan-update
 
 setup: .venv/.synced
 
@@ -23,9 +23,24 @@ requirements: setup
 	$(UV) export --frozen --only-group serve --no-hashes --no-header --no-annotate \
 		--no-emit-project -o scoring/requirements.txt
 
+# GET /swagger.json serves this file; regenerate it after training.
+swagger: setup
+	$(RUN) python scoring/score.py model_artifacts > scoring/swagger2.json
+
+# The scoring service on localhost:$(PORT), served by AzureML's server as in the images. With
+# CHURN_SCORING_KEY set it requires that key; without, the key check is explicitly off.
+serve: setup
+	AML_APP_ROOT=$(CURDIR)/scoring $(if $(CHURN_SCORING_KEY),,CHURN_REQUIRE_KEY=false) \
+		$(RUN) azmlinfsrv --entry_script scoring/score.py --model_dir model_artifacts --port $(PORT)
+
+# In-process run() and HTTP requests/s: the original entry script beside ours.
+bench: setup
+	$(RUN) python -m bench
+
 lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) basedpyright
 
 test: lint
 	$(RUN) pytest
@@ -35,3 +50,13 @@ test: lint
 load: setup
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(RUN) python -m load.run $(LOAD_ARGS)
+
+# The Pulumi program's resources for STACK (dev or prod), offline, from the same mocks as the tests.
+STACK ?= dev
+plan: setup
+	$(RUN) python -m infra.plan $(STACK)
+
+# Refreshes the committed snapshots plan/dev.txt and plan/prod.txt that the tests compare against.
+plan-update: setup
+	$(RUN) python -m infra.plan dev --write >/dev/null
+	$(RUN) python -m infra.plan prod --write >/dev/null

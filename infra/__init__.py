@@ -1,0 +1,1 @@
+"""Components of the churn-scoring Pulumi program, one concept per module."""

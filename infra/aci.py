@@ -1,0 +1,148 @@
+"""dev: the scoring image on Azure Container Instances, behind the service's own key check."""
+
+import pulumi
+import pulumi_random as random
+from pulumi_azure_native import (
+    authorization,
+    managedidentity,
+    operationalinsights,
+)
+from pulumi_azure_native import containerinstance as aci
+
+from . import roles
+from .config import StackConfig
+from .image import scoring_image
+from .tags import tags
+from .workspace import Workspace
+
+PORT = 5001
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+class AciTarget(pulumi.ComponentResource):
+    key: pulumi.Output[str]
+    scoring_uri: pulumi.Output[str]
+    swagger_uri: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: StackConfig,
+        workspace: Workspace,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("churn:ml:AciTarget", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        common = tags(cfg)
+        rg = workspace.resource_group_name
+        registry = workspace.registry
+
+        # The key clients send as `Authorization: Bearer <key>`; generated, never typed in.
+        self.key = pulumi.Output.secret(
+            random.RandomPassword(f"{name}-key", length=48, special=False, opts=child).result
+        )
+        key = self.key
+        image = scoring_image(f"{name}-image", registry.login_server, self)
+
+        identity = managedidentity.UserAssignedIdentity(
+            f"{name}-pull-identity",
+            resource_group_name=rg,
+            location=cfg.location,
+            tags=common,
+            opts=child,
+        )
+        pull = authorization.RoleAssignment(
+            f"{name}-acr-pull",
+            scope=registry.id,
+            principal_id=identity.principal_id,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=roles.role_definition_id(workspace.subscription_id, roles.ACR_PULL),
+            opts=child,
+        )
+        dns = random.RandomString(
+            f"{name}-dns-suffix", length=8, special=False, upper=False, opts=child
+        )
+
+        env = [
+            aci.EnvironmentVariableArgs(name="WORKER_COUNT", value=str(cfg.worker_count)),
+            aci.EnvironmentVariableArgs(name="SCORING_TIMEOUT_MS", value=str(cfg.request_timeout_ms)),
+            aci.EnvironmentVariableArgs(name="CHURN_REQUIRE_KEY", value=_bool(cfg.require_key)),
+            aci.EnvironmentVariableArgs(name="AML_APP_INSIGHTS_ENABLED", value=_bool(cfg.app_insights)),
+        ]  # fmt: skip
+        if cfg.require_key:
+            env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=key))
+        if cfg.app_insights:
+            env.append(
+                aci.EnvironmentVariableArgs(
+                    name="AML_APP_INSIGHTS_KEY",
+                    secure_value=workspace.insights.instrumentation_key,
+                )
+            )
+        probe = aci.ContainerProbeArgs(
+            http_get=aci.ContainerHttpGetArgs(path="/", port=PORT, scheme=aci.Scheme.HTTP),
+            initial_delay_seconds=10,
+            period_seconds=10,
+            timeout_seconds=5,
+            failure_threshold=6,
+        )
+        log_keys = operationalinsights.get_shared_keys_output(
+            resource_group_name=rg,
+            workspace_name=workspace.logs.name,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+
+        self.container_group = aci.ContainerGroup(
+            f"{name}-aci",
+            resource_group_name=rg,
+            location=cfg.location,
+            os_type=aci.OperatingSystemTypes.LINUX,
+            sku=aci.ContainerGroupSku.STANDARD,
+            restart_policy=aci.ContainerGroupRestartPolicy.ALWAYS,
+            identity=aci.ContainerGroupIdentityArgs(
+                type=aci.ResourceIdentityType.USER_ASSIGNED,
+                user_assigned_identities=[identity.id],
+            ),
+            image_registry_credentials=[
+                aci.ImageRegistryCredentialArgs(server=registry.login_server, identity=identity.id)
+            ],
+            ip_address=aci.IpAddressArgs(
+                type=aci.ContainerGroupIpAddressType.PUBLIC,
+                ports=[aci.PortArgs(port=PORT, protocol=aci.ContainerGroupNetworkProtocol.TCP)],
+                dns_name_label=pulumi.Output.concat(
+                    cfg.name_prefix, "-", cfg.stack, "-", dns.result
+                ),
+            ),
+            containers=[
+                aci.ContainerArgs(
+                    name="scoring",
+                    image=image.ref,
+                    ports=[aci.ContainerPortArgs(port=PORT)],
+                    resources=aci.ResourceRequirementsArgs(
+                        requests=aci.ResourceRequestsArgs(
+                            cpu=cfg.aci_cpu, memory_in_gb=cfg.aci_memory_gb
+                        )
+                    ),
+                    environment_variables=env,
+                    liveness_probe=probe,
+                    readiness_probe=probe,
+                )
+            ],
+            diagnostics=aci.ContainerGroupDiagnosticsArgs(
+                log_analytics=aci.LogAnalyticsArgs(
+                    workspace_id=workspace.logs.customer_id,
+                    workspace_key=pulumi.Output.secret(log_keys.primary_shared_key).apply(
+                        lambda k: k or ""
+                    ),
+                )
+            ),
+            tags=common,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pull]),
+        )
+
+        fqdn = self.container_group.ip_address.apply(lambda ip: (ip.fqdn or "") if ip else "")
+        self.scoring_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/score")
+        self.swagger_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/swagger.json")
+        self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri})

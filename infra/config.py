@@ -1,0 +1,138 @@
+"""The stack's settings, read once from `pulumi.Config` and checked before any resource exists.
+
+Every key is declared in `Pulumi.yaml` with its type, description and default; the stack files
+only override. A bad or missing value raises `ConfigError` naming the key and what it accepts.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import pulumi
+
+Target = Literal["aci", "aks"]
+Auth = Literal["key", "none"]
+
+TARGETS: tuple[Target, ...] = ("aci", "aks")
+AUTH_MODES: tuple[Auth, ...] = ("key", "none")
+
+
+class ConfigError(ValueError):
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"config key '{key}' is {value!r}; allowed: {allowed}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    location: str
+    name_prefix: str
+    owner: str
+    target: Target
+    auth: Auth
+    # dev: Azure Container Instances
+    aci_cpu: float
+    aci_memory_gb: float
+    # prod: AKS through an AzureML Kubernetes online endpoint
+    aks_node_size: str
+    aks_node_min: int
+    aks_node_max: int
+    replicas_min: int
+    replicas_max: int
+    # the inference server, both targets
+    worker_count: int
+    max_concurrent_requests: int
+    request_timeout_ms: int
+    # monitoring and protection
+    app_insights: bool
+    log_retention_days: int
+    protect: bool
+    purge_protection: bool
+
+    @property
+    def require_key(self) -> bool:
+        return self.auth == "key"
+
+
+def _choice(cfg: pulumi.Config, key: str, allowed: tuple[str, ...]) -> str:
+    value = cfg.require(key)
+    if value not in allowed:
+        raise ConfigError(key, value, " | ".join(allowed))
+    return value
+
+
+def _int(cfg: pulumi.Config, key: str, low: int, high: int) -> int:
+    raw = cfg.require(key)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(key, raw, f"an integer from {low} to {high}") from None
+    if not low <= value <= high:
+        raise ConfigError(key, value, f"an integer from {low} to {high}")
+    return value
+
+
+def _number(cfg: pulumi.Config, key: str, low: float, high: float) -> float:
+    raw = cfg.require(key)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(key, raw, f"a number from {low} to {high}") from None
+    if not low <= value <= high:
+        raise ConfigError(key, value, f"a number from {low} to {high}")
+    return value
+
+
+def _bool(cfg: pulumi.Config, key: str) -> bool:
+    raw = cfg.require(key)
+    if raw not in ("true", "false"):
+        raise ConfigError(key, raw, "true | false")
+    return raw == "true"
+
+
+def _match(cfg: pulumi.Config, key: str, pattern: str, allowed: str) -> str:
+    value = cfg.require(key)
+    if not re.fullmatch(pattern, value):
+        raise ConfigError(key, value, allowed)
+    return value
+
+
+def load(cfg: pulumi.Config | None = None) -> StackConfig:
+    cfg = cfg or pulumi.Config()
+    target = cast(Target, _choice(cfg, "target", TARGETS))
+    auth = cast(Auth, _choice(cfg, "auth", AUTH_MODES))
+    if target == "aks" and auth == "none":
+        raise ConfigError(
+            "auth", auth, "key (an AzureML Kubernetes endpoint always requires its key)"
+        )
+    node_min = _int(cfg, "aksNodeMin", 1, 100)
+    replicas_min = _int(cfg, "replicasMin", 1, 100)
+    return StackConfig(
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        location=_match(cfg, "location", r"[a-z0-9]+", "an Azure region name such as westeurope"),
+        name_prefix=_match(
+            cfg, "namePrefix", r"[a-z][a-z0-9]{1,9}", "2-10 lowercase letters/digits"
+        ),
+        owner=_match(cfg, "owner", r"\S.{0,255}", "a non-empty team or person (tag value)"),
+        target=target,
+        auth=auth,
+        aci_cpu=_number(cfg, "aciCpu", 0.1, 4),
+        aci_memory_gb=_number(cfg, "aciMemoryGb", 0.1, 16),
+        aks_node_size=_match(
+            cfg, "aksNodeSize", r"Standard_\w+", "an Azure VM size (Standard_...)"
+        ),
+        aks_node_min=node_min,
+        aks_node_max=_int(cfg, "aksNodeMax", node_min, 100),
+        replicas_min=replicas_min,
+        replicas_max=_int(cfg, "replicasMax", replicas_min, 100),
+        worker_count=_int(cfg, "workerCount", 1, 64),
+        max_concurrent_requests=_int(cfg, "maxConcurrentRequestsPerInstance", 1, 1000),
+        request_timeout_ms=_int(cfg, "requestTimeoutMs", 1, 180_000),
+        app_insights=_bool(cfg, "appInsights"),
+        log_retention_days=_int(cfg, "logRetentionDays", 30, 730),
+        protect=_bool(cfg, "protect"),
+        purge_protection=_bool(cfg, "purgeProtection"),
+    )

@@ -1,0 +1,10 @@
+"""Stack output names, shared by the program, its tests and the client."""
+
+SCORING_URI = "scoringUri"
+SWAGGER_URI = "swaggerUri"
+SCORING_KEY = "scoringKey"
+WORKSPACE = "workspaceName"
+RESOURCE_GROUP = "resourceGroupName"
+TARGET = "target"
+
+ALL = (SCORING_URI, SWAGGER_URI, SCORING_KEY, WORKSPACE, RESOURCE_GROUP, TARGET)

@@ -1,0 +1,64 @@
+"""The registry token exchange against a local stand-in for the registry (127.0.0.1, free port)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from urllib.parse import parse_qs
+
+import pytest
+
+from infra import acr_login
+
+
+class FakeCredential:
+    def get_token(self, scope: str):
+        assert scope == acr_login.ARM_SCOPE
+        return SimpleNamespace(token="entra-token")
+
+
+@pytest.fixture
+def registry():
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            seen.append({k: v[0] for k, v in form.items()})
+            ok = self.path == "/oauth2/exchange" and form.get("access_token") == ["entra-token"]
+            body = json.dumps({"refresh_token": "acr-refresh"} if ok else {"errors": "denied"})
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_exchanges_the_entra_token_for_a_registry_refresh_token(registry):
+    server, seen = registry
+    token = acr_login.refresh_token(server, scheme="http", credential=FakeCredential())
+    assert token == "acr-refresh"
+    assert seen == [
+        {"grant_type": "access_token", "service": server, "access_token": "entra-token"}
+    ]
+
+
+def test_a_refusal_names_the_registry_and_status(registry):
+    server, _ = registry
+
+    class Wrong(FakeCredential):
+        def get_token(self, scope: str):
+            return SimpleNamespace(token="other")
+
+    with pytest.raises(RuntimeError, match=f"{server} refused the token exchange \\(401\\)"):
+        acr_login.refresh_token(server, scheme="http", credential=Wrong())

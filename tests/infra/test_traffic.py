@@ -1,0 +1,174 @@
+"""The traffic provider against a local stand-in for the ARM REST API (127.0.0.1, free port)."""
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from infra.traffic import API_VERSION, TrafficError, TrafficProvider
+
+ENDPOINT = (
+    "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices"
+    "/workspaces/ws/onlineEndpoints/churn-endpoint"
+)
+TOKEN = "test-token"
+
+
+class FakeArm:
+    """One online endpoint; PUT answers 201 and a long-running operation polled twice."""
+
+    def __init__(self) -> None:
+        self.endpoint: dict | None = {
+            "id": ENDPOINT,
+            "name": "churn-endpoint",
+            "location": "westeurope",
+            "kind": "Kubernetes",
+            "tags": {"stack": "prod"},
+            "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
+            "systemData": {"createdBy": "someone"},
+            "properties": {
+                "authMode": "Key",
+                "compute": "/compute/aks-inference",
+                "traffic": {},
+                "provisioningState": "Succeeded",
+                "scoringUri": "http://20.0.0.10/api/v1/endpoint/churn-endpoint/score",
+                "swaggerUri": "http://20.0.0.10/api/v1/endpoint/churn-endpoint/swagger.json",
+            },
+        }
+        self.puts: list[dict] = []
+        self.requests: list[tuple[str, str, str | None]] = []
+        self.polls_left = 0
+        self.outcome = "Succeeded"
+        self.put_status = 201
+
+
+@pytest.fixture
+def arm() -> Iterator[tuple[FakeArm, str]]:
+    state = FakeArm()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *_args) -> None:
+            pass
+
+        def _send(self, status: int, body: dict | None = None, headers: dict | None = None):
+            data = json.dumps(body or {}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            state.requests.append(("GET", url.path, self.headers.get("Authorization")))
+            if url.path == "/operations/1":
+                if state.polls_left > 0:
+                    state.polls_left -= 1
+                    return self._send(200, {"status": "InProgress"})
+                return self._send(200, {"status": state.outcome, "error": {"code": "Boom"}})
+            assert parse_qs(url.query)["api-version"] == [API_VERSION]
+            if url.path != ENDPOINT or state.endpoint is None:
+                return self._send(404, {"error": {"code": "NotFound"}})
+            return self._send(200, state.endpoint)
+
+        def do_PUT(self) -> None:
+            url = urlparse(self.path)
+            state.requests.append(("PUT", url.path, self.headers.get("Authorization")))
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            state.puts.append(body)
+            if state.put_status >= 400:
+                return self._send(state.put_status, {"error": {"message": "traffic refused"}})
+            assert state.endpoint is not None
+            state.endpoint["properties"]["traffic"] = body["properties"]["traffic"]
+            state.polls_left = 1
+            async_url = f"http://127.0.0.1:{self.server.server_address[1]}/operations/1"
+            return self._send(state.put_status, body, {"Azure-AsyncOperation": async_url})
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield state, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def provider(base: str) -> TrafficProvider:
+    return TrafficProvider(arm=base, token=lambda: TOKEN, poll_s=0)
+
+
+def test_create_routes_all_traffic_after_the_operation_succeeds(arm):
+    state, base = arm
+    result = provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert result.id == f"{ENDPOINT}/traffic"
+    assert state.endpoint["properties"]["traffic"] == {"blue": 100}
+    sent = state.puts[-1]
+    # What ARM computes is not sent back; what the endpoint declares is kept.
+    assert not {"provisioningState", "scoringUri", "swaggerUri"} & set(sent["properties"])
+    assert sent["properties"]["authMode"] == "Key"
+    assert sent["identity"] == {"type": "SystemAssigned"}
+    assert "systemData" not in sent and sent["location"] == "westeurope"
+    # Every call carried the bearer token; the operation was polled until it ended.
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in state.requests)
+    assert [p for m, p, _ in state.requests if m == "GET"].count("/operations/1") == 2
+
+
+def test_update_changes_the_split(arm):
+    state, base = arm
+    p = provider(base)
+    p.create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    p.update("id", {}, {"endpoint_id": ENDPOINT, "traffic": {"blue": 90, "green": 10}})
+    assert state.endpoint["properties"]["traffic"] == {"blue": 90, "green": 10}
+
+
+def test_delete_drains_traffic_so_the_deployment_can_go(arm):
+    state, base = arm
+    p = provider(base)
+    p.create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    p.delete("id", {"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert state.endpoint["properties"]["traffic"] == {}
+
+
+def test_delete_of_a_vanished_endpoint_succeeds(arm):
+    state, base = arm
+    state.endpoint = None
+    provider(base).delete("id", {"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert state.puts == []
+
+
+def test_create_on_a_missing_endpoint_fails_loudly(arm):
+    state, base = arm
+    state.endpoint = None
+    with pytest.raises(TrafficError, match="does not exist"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+
+
+def test_a_failed_operation_is_an_error(arm):
+    state, base = arm
+    state.outcome = "Failed"
+    with pytest.raises(TrafficError, match="Failed"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+
+
+def test_a_refused_put_is_an_error_with_the_answer(arm):
+    state, base = arm
+    state.put_status = 400
+    with pytest.raises(TrafficError, match="400.*traffic refused"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"ghost": 100}})
+
+
+def test_diff_updates_on_traffic_or_revision_and_replaces_on_another_endpoint():
+    p = TrafficProvider()
+    old = {"endpoint_id": ENDPOINT, "traffic": {"blue": 100}, "revision": "a"}
+    assert not p.diff("id", old, dict(old)).changes
+    assert p.diff("id", old, old | {"traffic": {"blue": 50, "green": 50}}).changes
+    assert p.diff("id", old, old | {"revision": "b"}).changes
+    moved = p.diff("id", old, old | {"endpoint_id": ENDPOINT + "2"})
+    assert moved.changes and moved.replaces == ["endpoint_id"]
