@@ -43,7 +43,7 @@ TAGGED = (
 TAGGED_IN_PROPERTIES = (ML_ENVIRONMENT, ML_MODEL, ML_CODE)
 # Stateful resources: losing one loses data or a name that Azure soft-deletes.
 STATEFUL = (STORAGE_ACCOUNT, VAULT, REGISTRY, LOG_WORKSPACE, ML_WORKSPACE)
-SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PWD", "CONNECTION")
+SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PWD")
 
 
 @dataclass(frozen=True)
@@ -254,16 +254,21 @@ def compute_local_auth_off(r: Resource) -> str | None:
 # --- container instances -------------------------------------------------------------------------
 
 
-def _looks_secret(name: str) -> bool:
-    return any(word in name.upper() for word in SECRET_WORDS)
+def _looks_secret(name: str, value: Any) -> bool:
+    """A name that marks a secret (..._KEY, ..._TOKEN, ...) unless the value is a flag or number."""
+    words = set(name.upper().replace("-", "_").split("_"))
+    if not words & set(SECRET_WORDS) and "CONNECTION_STRING" not in name.upper():
+        return False
+    text = str(value).strip().lower()
+    return text not in ("true", "false", "") and not text.replace(".", "", 1).isdigit()
 
 
 def aci_secure_values(r: Resource) -> str | None:
     """Container instances pass secrets only as secure values."""
     for container in items(get(r.props, "containers")):
         for var in items(get(container, "environmentVariables")):
-            name = str(get(var, "name") or "")
-            if _looks_secret(name) and get(var, "value") is not None:
+            name, value = str(get(var, "name") or ""), get(var, "value")
+            if value is not None and _looks_secret(name, value):
                 return f"environment variable {name} holds a secret in `value`; use `secureValue`"
     return None
 

@@ -90,9 +90,10 @@ CASES: dict[str, tuple[str, dict, dict]] = {
         r.CONTAINER_GROUP,
         {"containers": [{"environmentVariables": [
             {"name": "WORKER_COUNT", "value": "1"},
+            {"name": "CHURN_REQUIRE_KEY", "value": "true"},
             {"name": "CHURN_SCORING_KEY", "secureValue": "s3cret"},
         ]}]},
-        {"containers": [{"environmentVariables": [{"name": "API_TOKEN", "value": "s3cret"}]}]},
+        {"containers": [{"environmentVariables": [{"name": "DB_CONNECTION_STRING", "value": "x=y"}]}]},
     ),
     "aci-identity-pulls": (
         r.CONTAINER_GROUP,
@@ -222,3 +223,20 @@ def test_tagged_types_take_tags(token):
         importlib.import_module(sdk_class(token).__module__), f"{token.split(':')[2]}Args"
     )
     assert hasattr(args, "tags")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "flagged"),
+    [
+        ("API_TOKEN", "abc", True),
+        ("STORAGE_ACCOUNT_KEY", "abc==", True),
+        ("DB_CONNECTION_STRING", "Server=x", True),
+        ("CHURN_REQUIRE_KEY", "false", False),
+        ("WORKER_COUNT", "2", False),
+        ("KEYBOARD_LAYOUT", "fr", False),
+    ],
+)
+def test_secret_like_variables(name, value, flagged):
+    props = {"containers": [{"environmentVariables": [{"name": name, "value": value}]}]}
+    message = r.aci_secure_values(Resource(r.CONTAINER_GROUP, props))
+    assert (message is not None) == flagged
