@@ -41,6 +41,7 @@ lint: setup
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) basedpyright
+	$(RUN) actionlint
 
 test: lint
 	$(RUN) pytest
