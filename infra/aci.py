@@ -78,7 +78,7 @@ class AciTarget(pulumi.ComponentResource):
             env.append(
                 aci.EnvironmentVariableArgs(
                     name="AML_APP_INSIGHTS_KEY",
-                    secure_value=workspace.insights.instrumentation_key,
+                    secure_value=pulumi.Output.secret(workspace.insights.instrumentation_key),
                 )
             )
         probe = aci.ContainerProbeArgs(
@@ -110,6 +110,8 @@ class AciTarget(pulumi.ComponentResource):
             ],
             ip_address=aci.IpAddressArgs(
                 type=aci.ContainerGroupIpAddressType.PUBLIC,
+                # The FQDN carries a hash of the tenant: a freed label cannot be taken over.
+                auto_generated_domain_name_label_scope=aci.DnsNameLabelReusePolicy.TENANT_REUSE,
                 ports=[aci.PortArgs(port=PORT, protocol=aci.ContainerGroupNetworkProtocol.TCP)],
                 dns_name_label=pulumi.Output.concat(
                     cfg.name_prefix, "-", cfg.stack, "-", dns.result

@@ -40,11 +40,12 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tree_digest(paths: Iterable[Path]) -> str:
-    """One hash over file names and contents, independent of order and of timestamps."""
+def tree_digest(paths: Iterable[Path], base: Path = Path(".")) -> str:
+    """One hash over file names (relative to `base`) and contents, independent of order and of
+    timestamps."""
     h = hashlib.sha256()
     for path in sorted(paths):
-        h.update(f"{path.as_posix()}\0{file_sha256(path)}\n".encode())
+        h.update(f"{path.relative_to(base).as_posix()}\0{file_sha256(path)}\n".encode())
     return h.hexdigest()
 
 
@@ -76,7 +77,7 @@ def read_model(manifest_path: Path = MANIFEST) -> Model:
         name=manifest["name"],
         version=str(manifest["version"]),
         files=tuple(files),
-        digest=tree_digest(files),
+        digest=tree_digest(files, manifest_path.parent),
     )
 
 
@@ -218,7 +219,7 @@ class Assets(pulumi.ComponentResource):
 
         # The code: the entry script folder.
         files = code_files()
-        code_digest = tree_digest(files)
+        code_digest = tree_digest(files, SCORING)
         code_folder = f"code/{short(code_digest)}/"
         code_blobs = [
             upload(

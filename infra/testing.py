@@ -44,6 +44,7 @@ class DeclaredResource:
     type: str
     name: str
     urn: str
+    id: str  # what the mocks answered, shaped like an ARM id
     parent: str  # the parent's URN ("" for the stack itself)
     parent_type: str
     custom: bool
@@ -153,6 +154,9 @@ class AzureMocks(pulumi.runtime.Mocks):
                 **identity,
                 "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]},
             }
+        if typ.endswith("Version") and "version" in inputs:
+            # Asset versions are addressed by name and version, as in the workspace.
+            resource_id = f"{resource_id}/{inputs.get('name')}/versions/{inputs['version']}"
         if typ == "azure-native:resources:ResourceGroup":
             resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"
         elif typ == "azure-native:containerregistry:Registry":
@@ -243,6 +247,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 type=request.type,
                 name=request.name,
                 urn=urn,
+                id=registration.id if registration else "",
                 parent=parent,
                 parent_type=parent.split("::")[2].split("$")[-1] if parent else "",
                 custom=bool(request.custom),
@@ -308,7 +313,7 @@ def content_masks(root: Path = ROOT) -> dict[str, str]:
 
     with _cwd(root):
         model = assets.read_model()
-        code = assets.tree_digest(assets.code_files())
+        code = assets.tree_digest(assets.code_files(), assets.SCORING)
         env = f"{assets.base_image()}\n{assets.conda_file()}"
         import hashlib
 
