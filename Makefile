@@ -4,7 +4,7 @@ RUN := $(UV) run --frozen
 DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
 
-.PHONY: setup train requirements swagger serve test lint bench load plan plan-update
+.PHONY: setup train requirements swagger serve test lint bench load plan plan-update cost
 
 setup: .venv/.synced
 
@@ -61,3 +61,7 @@ plan: setup
 plan-update: setup
 	$(RUN) python -m infra.plan dev --write >/dev/null
 	$(RUN) python -m infra.plan prod --write >/dev/null
+
+# Monthly list price of STACK at its configured sizes, from the public Azure Retail Prices API.
+cost: setup
+	$(RUN) python -m tools.cost $(STACK)
