@@ -11,7 +11,7 @@ from pulumi_azure_native import containerinstance as aci
 
 from . import roles
 from .config import StackConfig
-from .image import scoring_image
+from .image import REPOSITORY, scoring_image
 from .tags import tags
 from .workspace import Workspace
 
@@ -120,7 +120,10 @@ class AciTarget(pulumi.ComponentResource):
             containers=[
                 aci.ContainerArgs(
                     name="scoring",
-                    image=image.ref,
+                    # Pinned by digest: a rebuilt image redeploys, a retagged one cannot sneak in.
+                    image=pulumi.Output.concat(
+                        registry.login_server, f"/{REPOSITORY}@", image.digest
+                    ),
                     ports=[aci.ContainerPortArgs(port=PORT)],
                     resources=aci.ResourceRequirementsArgs(
                         requests=aci.ResourceRequestsArgs(

@@ -134,11 +134,12 @@ class AksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.extension]),
         )
 
+        description = "Bank churn scoring"
         endpoint_props = ml.OnlineEndpointPropertiesArgs(
             auth_mode=ml.EndpointAuthMode.KEY,
             compute=self.compute.id,
             keys=ml.EndpointAuthKeysArgs(primary_key=key),
-            description="Bank churn scoring",
+            description=description,
         )
         self.endpoint = ml.OnlineEndpoint(
             f"{name}-endpoint",
@@ -202,9 +203,13 @@ class AksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[pull]),
         )
 
-        # Any change to the endpoint's own settings re-applies the traffic after it.
-        revision = pulumi.Output.all(self.compute.id, cfg.location, json.dumps(common)).apply(
-            lambda parts: hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+        # Any change to the endpoint's own settings re-applies the traffic after it (an endpoint
+        # update is a PUT of what the program declares, which carries no traffic).
+        settings = {"auth": "Key", "description": description, "location": cfg.location}
+        revision = self.compute.id.apply(
+            lambda compute: hashlib.sha256(
+                json.dumps(settings | {"compute": compute, "tags": common}, sort_keys=True).encode()
+            ).hexdigest()[:16]
         )
         self.traffic = EndpointTraffic(
             f"{name}-traffic",

@@ -17,8 +17,10 @@ exchange are skipped. The same function feeds `make plan`, the plan snapshots an
 any check over the resources a stack declares (such as a policy pack) can import it.
 """
 
+import hashlib
 import json
 import os
+import re
 import runpy
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -193,7 +195,7 @@ class AzureMocks(pulumi.runtime.Mocks):
             outs["result"] = "x1y2z3w4"
         elif typ == "docker-build:index:Image":
             tags = inputs.get("tags") or ["image"]
-            outs["digest"] = "sha256:" + "0" * 64
+            outs["digest"] = "sha256:" + hashlib.sha256(tags[0].encode()).hexdigest()
             outs["ref"] = f"{tags[0]}@{outs['digest']}"
         return resource_id, outs
 
@@ -315,8 +317,6 @@ def content_masks(root: Path = ROOT) -> dict[str, str]:
         model = assets.read_model()
         code = assets.tree_digest(assets.code_files(), assets.SCORING)
         env = f"{assets.base_image()}\n{assets.conda_file()}"
-        import hashlib
-
         named = {
             "model sha256": model.digest,
             "code sha256": code,
@@ -352,7 +352,8 @@ def render_plan(program: Program, masks: Mapping[str, str] | None = None) -> str
         text = json.dumps(value, sort_keys=True)
         for digest, label in sorted((masks or {}).items(), key=lambda kv: -len(kv[0])):
             text = text.replace(digest, label)
-        return text
+        # Image digests follow the image's content, like the hashes above.
+        return re.sub(r"sha256:[0-9a-f]{64}", "sha256:<image digest>", text)
 
     def walk(parent: str, depth: int) -> None:
         for r in sorted(children.get(parent, []), key=lambda r: (r.custom, r.type, r.name)):
