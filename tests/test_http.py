@@ -1,0 +1,121 @@
+"""The entry script behind AzureML's inference server, over HTTP, as clients see it."""
+
+import json
+import shutil
+
+import pytest
+import requests
+
+from scoring import score
+from tests.localserver import local_server
+from tests.test_score import ARTIFACTS, KEY, SAMPLE
+
+
+@pytest.fixture(scope="module")
+def open_url():
+    """As `make serve` runs it: the key check explicitly off."""
+    with local_server({score.REQUIRE_ENV: "false"}) as url:
+        yield f"{url}/score"
+
+
+@pytest.fixture(scope="module")
+def keyed_url():
+    """As the ACI container runs it: a key is required."""
+    with local_server({score.KEY_ENV: KEY}) as url:
+        yield f"{url}/score"
+
+
+def original_client(endpoint):
+    # The tutorial's client, verbatim.
+    # fmt: off
+    x_new = [[596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]]
+
+    input_json = json.dumps({"data": x_new})
+
+    headers = { 'Content-Type':'application/json' }
+
+    predictions = requests.post(endpoint, input_json, headers = headers)
+    predicted_classes = json.loads(predictions.json())
+    # fmt: on
+    return predicted_classes
+
+
+def test_the_original_client_works_unchanged(open_url):
+    [[stay, leave]] = original_client(open_url)
+    assert stay > 0.9
+    assert stay + leave == pytest.approx(1)
+
+
+def test_the_key_is_required_when_set(keyed_url):
+    sample = {"data": [SAMPLE]}
+    for headers in ({}, {"Authorization": "Bearer wrong-key-of-some-length"}):
+        answer = requests.post(keyed_url, json=sample, headers=headers, timeout=10)
+        assert answer.status_code == 401
+        assert "Bearer" in answer.json()["message"]
+    answer = requests.post(
+        keyed_url, json=sample, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    )
+    assert answer.status_code == 200
+    assert json.loads(answer.json())[0][0] > 0.9
+
+
+def chunks():
+    for _ in range(score.MAX_BODY_BYTES // 65536 + 2):
+        yield b" " * 65536
+
+
+BAD_REQUESTS = [
+    ("post", {"data": b"{not json"}, 400),
+    ("post", {"data": b"\xff\xfe\xfd"}, 400),
+    ("post", {"data": b"[" * 100_000}, 400),
+    ("post", {"data": b'{"data": [[NaN, 1]]}'}, 400),
+    ("post", {"json": {"data": [[1, "Mars"]]}}, 400),
+    ("post", {"json": {"data": [{"Age": "old"}]}}, 400),
+    ("post", {"json": {"data": [SAMPLE] * (score.MAX_ROWS + 1)}}, 413),
+    ("post", {"data": b" " * (score.MAX_BODY_BYTES + 1)}, 413),
+    ("post", {"data": chunks()}, 413),
+    ("post", {"data": b"data=1", "headers": {"Content-Type": "text/plain"}}, 415),
+    ("get", {}, 405),
+    ("delete", {}, 405),
+]
+
+
+@pytest.mark.parametrize("method, kwargs, status", BAD_REQUESTS)
+def test_bad_requests_get_a_4xx_json_reason_and_the_server_stays_healthy(
+    open_url, method, kwargs, status
+):
+    kwargs.setdefault("headers", {"Content-Type": "application/json"})
+    answer = requests.request(method, open_url, timeout=30, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["message"]
+    assert original_client(open_url)[0][0] > 0.9
+
+
+def test_errors_name_row_column_and_expectation(open_url):
+    row = dict(zip([c.name for c in score.CONTRACT], SAMPLE)) | {"Geography": "Mars"}
+    answer = requests.post(open_url, json={"data": [SAMPLE, row]}, timeout=10)
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [
+        {"row": 1, "column": "Geography", "expected": "one of France, Germany, Spain",
+         "got": '"Mars"'}
+    ]  # fmt: skip
+
+
+def test_swagger_describes_the_service_with_the_sample(open_url):
+    base = open_url.removesuffix("/score")
+    spec = requests.get(f"{base}/swagger.json", timeout=10).json()
+    assert spec["info"]["title"] == "churn-scoring"
+    definitions = spec["definitions"]
+    answer = requests.post(open_url, json=definitions["ServiceInput"]["example"], timeout=10)
+    assert answer.json() == definitions["ServiceOutput"]["example"]
+
+
+def test_a_failing_init_stops_the_server_with_the_reason(tmp_path):
+    shutil.copytree(ARTIFACTS, tmp_path / "model")
+    with (tmp_path / "model" / score.PIPELINE_FILE).open("ab") as f:
+        f.write(b"tampered")
+    server = local_server({score.REQUIRE_ENV: "false"}, model_dir=tmp_path / "model")
+    with pytest.raises(RuntimeError) as failed, server:
+        pass
+    assert "exited with 3" in str(failed.value)
+    assert f"{score.PIPELINE_FILE} has sha256" in str(failed.value)

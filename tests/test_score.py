@@ -1,0 +1,407 @@
+"""The entry script in-process: start-up checks, every validation rule, the HTTP adapter."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from scoring import score
+from scoring.swagger import swagger
+from training import train
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "model_artifacts"
+SAMPLE = score.SAMPLE_ROW
+KEY = "k" * 32
+
+
+@pytest.fixture(scope="module")
+def scorer() -> score.Scorer:
+    return score.load(str(ARTIFACTS))[0]
+
+
+@pytest.fixture(scope="module")
+def keyed():
+    """The module initialised as a server worker would, with a key."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("AZUREML_MODEL_DIR", str(ARTIFACTS))
+        env.setenv(score.KEY_ENV, KEY)
+        env.delenv(score.REQUIRE_ENV, raising=False)
+        score.init()
+        yield score
+
+
+def body(rows) -> bytes:
+    return json.dumps({"data": rows}).encode()
+
+
+def rejection(scorer, raw: bytes) -> score.RequestError:
+    with pytest.raises(score.RequestError) as caught:
+        scorer.score(raw)
+    return caught.value
+
+
+def only_error(scorer, raw: bytes) -> dict:
+    failure = rejection(scorer, raw)
+    assert failure.status == 400
+    assert failure.body["error_count"] == 1, failure.body
+    return failure.body["errors"][0]
+
+
+def as_object(row: list) -> dict:
+    return dict(zip(train.FEATURES, row))
+
+
+# -- the contract ------------------------------------------------------------------------------
+
+
+def test_script_and_training_agree_on_files_and_columns():
+    assert (score.PIPELINE_FILE, score.CLASSIFIER_FILE, score.MANIFEST_FILE) == (
+        train.PIPELINE_FILE,
+        train.CLASSIFIER_FILE,
+        train.MANIFEST_FILE,
+    )
+    assert [c.name for c in score.CONTRACT] == train.FEATURES
+    assert set(score.MODULES) == set(train.PINNED)
+
+
+def test_sample_customer_stays(scorer):
+    [[stay, leave]] = json.loads(scorer.score(body([SAMPLE])))
+    assert stay > 0.9
+    assert stay + leave == pytest.approx(1)
+
+
+def test_rows_as_lists_or_objects_give_the_same_scores(scorer):
+    rows = score.probe_rows(scorer, 20)
+    as_lists = json.loads(scorer.score(body(rows)))
+    mixed = [as_object(r) if i % 2 else r for i, r in enumerate(rows)]
+    assert json.loads(scorer.score(body(mixed))) == as_lists
+    assert len(as_lists) == len(rows)
+
+
+def test_categories_come_from_the_fitted_encoder(scorer):
+    import joblib
+
+    columns = joblib.load(ARTIFACTS / score.PIPELINE_FILE).steps[0][1]
+    encoder = columns.named_transformers_["categories"]
+    by_name = {c.name: c for c in scorer.columns}
+    derived = [by_name[name].categories for name in ("Geography", "Gender")]
+    assert derived == [tuple(c) for c in encoder.categories_]
+    assert all(c.categories == () for c in score.CONTRACT)  # none written in the script
+
+
+# -- validation: one rule per test -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b"", "not valid JSON"),
+        (b"{", "not valid JSON"),
+        (b'{"data": [[1]]} trailing', "not valid JSON"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b"[" * 50_000 + b"]" * 50_000, "nested too deeply"),
+        (b'{"data": [[NaN]]}', "NaN is not a number"),
+        (b'{"data": [[Infinity]]}', "Infinity is not a number"),
+        (b'{"data": [[' + b"9" * 5000 + b"]]}", "not valid JSON"),
+        (b'{"data": [], "data": []}', "repeats a key"),
+    ],
+)
+def test_unreadable_bodies_are_400(scorer, raw, fragment):
+    failure = rejection(scorer, raw)
+    assert failure.status == 400
+    assert fragment in failure.body["message"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [[], "data", None, 3, {}, {"rows": [SAMPLE]}, {"data": [SAMPLE], "extra": 1}],
+)
+def test_the_envelope_must_be_an_object_with_only_data(scorer, payload):
+    assert only_error(scorer, json.dumps(payload).encode())["expected"] == (
+        'an object with the single key "data"'
+    )
+
+
+@pytest.mark.parametrize("data", [[], {}, "rows", None, SAMPLE[0]])
+def test_data_must_be_a_non_empty_list(scorer, data):
+    found = only_error(scorer, json.dumps({"data": data}).encode())
+    assert found["expected"] == "a non-empty list of rows"
+
+
+def test_too_many_rows_is_413(scorer):
+    failure = rejection(scorer, body([SAMPLE] * (score.MAX_ROWS + 1)))
+    assert failure.status == 413
+    assert str(score.MAX_ROWS) in failure.body["message"]
+
+
+def test_the_row_limit_itself_is_accepted(scorer):
+    assert len(json.loads(scorer.score(body([SAMPLE] * score.MAX_ROWS)))) == score.MAX_ROWS
+
+
+@pytest.mark.parametrize("row", [SAMPLE[:9], SAMPLE + [0], [], "row", 5, None, [SAMPLE]])
+def test_a_row_must_be_ten_values_or_an_object(scorer, row):
+    found = only_error(scorer, body([SAMPLE, row]))
+    assert (found["row"], found["column"]) == (1, None)
+    assert found["expected"].startswith("a list of 10 values (CreditScore, Geography")
+
+
+def test_object_rows_name_missing_and_unknown_keys(scorer):
+    row = as_object(SAMPLE)
+    del row["Age"]
+    row["age"] = 32
+    failure = rejection(scorer, body([row]))
+    found = {(e["column"], e["expected"]) for e in failure.body["errors"]}
+    assert found == {("age", "no such column"), ("Age", "an integer from 18 to 120")}
+
+
+# column index, bad value, expectation
+BAD_VALUES = [
+    (0, 299, "an integer from 300 to 900"),
+    (0, 901, "an integer from 300 to 900"),
+    (0, 596.0, "an integer from 300 to 900"),
+    (0, "596", "an integer from 300 to 900"),
+    (0, True, "an integer from 300 to 900"),
+    (0, None, "an integer from 300 to 900"),
+    (0, 10**400, "an integer from 300 to 900"),
+    (1, "Italy", "one of France, Germany, Spain"),
+    (1, "germany", "one of France, Germany, Spain"),
+    (1, 1, "one of France, Germany, Spain"),
+    (1, ["Germany"], "one of France, Germany, Spain"),
+    (2, "M", "one of Female, Male"),
+    (3, 17, "an integer from 18 to 120"),
+    (3, 32.5, "an integer from 18 to 120"),
+    (4, -1, "an integer from 0 to 100"),
+    (5, -0.01, "a number from 0 to 1e+09"),
+    (5, 1e300, "a number from 0 to 1e+09"),
+    (5, "96709.1", "a number from 0 to 1e+09"),
+    (5, {"amount": 1}, "a number from 0 to 1e+09"),
+    (6, 0, "an integer from 1 to 10"),
+    (7, 2, "an integer from 0 to 1"),
+    (8, False, "an integer from 0 to 1"),
+    (9, 1e10, "a number from 0 to 1e+09"),
+]
+
+
+@pytest.mark.parametrize("position, value, expected", BAD_VALUES)
+def test_each_bad_value_names_row_column_and_expectation(scorer, position, value, expected):
+    row = list(SAMPLE)
+    row[position] = value
+    for form in (row, as_object(row)):
+        found = only_error(scorer, body([SAMPLE, SAMPLE, form]))
+        assert found["row"] == 2
+        assert found["column"] == train.FEATURES[position]
+        assert found["expected"] == expected
+        assert len(found["got"]) <= 45
+
+
+def test_values_at_the_bounds_are_accepted(scorer):
+    low = [300, "France", "Female", 18, 0, 0, 1, 0, 0, 0]
+    high = [900, "Spain", "Male", 120, 100, 1e9, 10, 1, 1, 1e9]
+    assert len(json.loads(scorer.score(body([low, high, [*low[:5], 0.0, *low[6:]]])))) == 3
+
+
+def test_every_error_is_counted_and_the_list_is_capped(scorer):
+    bad = list(SAMPLE)
+    bad[1] = "Mars"
+    failure = rejection(scorer, body([bad] * 50))
+    assert failure.body["error_count"] == 50
+    assert len(failure.body["errors"]) == score.MAX_ERRORS_SHOWN
+    assert failure.body["message"] == "50 problems in the rows; nothing was scored"
+
+
+def test_error_bodies_stay_short_for_huge_values(scorer):
+    row = list(SAMPLE)
+    row[1] = "x" * 100_000
+    found = only_error(scorer, body([row]))
+    assert found["got"] == json.dumps("x" * 40 + "...")
+
+
+# -- start-up ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def artifacts(tmp_path) -> Path:
+    copy = tmp_path / "model"
+    shutil.copytree(ARTIFACTS, copy)
+    return copy
+
+
+def refusal(model_dir, caplog) -> str:
+    with pytest.raises(score.StartupError) as caught:
+        score.load(str(model_dir))
+    assert "refusing to start" in caplog.text
+    return str(caught.value)
+
+
+def test_a_registered_folder_model_is_found_one_level_down(artifacts):
+    nested = artifacts.parent / "mount"
+    nested.mkdir()
+    artifacts.rename(nested / "model_artifacts")
+    scorer, manifest = score.load(str(nested))
+    assert manifest["name"] == "churn-xgb"
+    assert json.loads(scorer.score(body([SAMPLE])))[0][0] > 0.9
+
+
+def test_two_candidate_folders_are_refused(artifacts, caplog):
+    shutil.copytree(artifacts, artifacts / "a")
+    shutil.copytree(artifacts, artifacts / "b")
+    (artifacts / score.MANIFEST_FILE).unlink()
+    assert "2 of its folders" in refusal(artifacts, caplog)
+
+
+def test_missing_model_dir_is_refused(tmp_path, caplog):
+    assert "it or any folder in it has one" in refusal(tmp_path / "nowhere", caplog)
+    with pytest.raises(score.StartupError, match="AZUREML_MODEL_DIR is not set"):
+        score.load(None)
+
+
+@pytest.mark.parametrize("name", [score.PIPELINE_FILE, score.CLASSIFIER_FILE])
+def test_a_tampered_artifact_is_refused_before_loading(artifacts, caplog, monkeypatch, name):
+    with (artifacts / name).open("ab") as f:
+        f.write(b"\0")
+    monkeypatch.setattr("joblib.load", lambda *a: pytest.fail("a tampered pickle was loaded"))
+    assert f"{name} has sha256" in refusal(artifacts, caplog)
+
+
+def test_a_missing_artifact_is_refused(artifacts, caplog):
+    (artifacts / score.CLASSIFIER_FILE).unlink()
+    assert f"cannot read {artifacts / score.CLASSIFIER_FILE}" in refusal(artifacts, caplog)
+
+
+def edit_manifest(folder: Path, change) -> None:
+    path = folder / score.MANIFEST_FILE
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_library_version_mismatch_is_refused(artifacts, caplog):
+    edit_manifest(artifacts, lambda m: m["libraries"].update({"xgboost": "1.7.6"}))
+    message = refusal(artifacts, caplog)
+    assert "xgboost 3.2.0 (artifacts need 1.7.6)" in message
+
+
+def test_a_python_minor_version_mismatch_is_refused(artifacts, caplog):
+    edit_manifest(artifacts, lambda m: m["libraries"].update({"python": "3.10.4"}))
+    assert "(artifacts need 3.10)" in refusal(artifacts, caplog)
+
+
+def test_features_in_another_order_are_refused(artifacts, caplog):
+    edit_manifest(artifacts, lambda m: m["features"].reverse())
+    assert "manifest.json lists the features" in refusal(artifacts, caplog)
+
+
+def test_a_fast_path_that_disagrees_with_the_reference_is_refused(monkeypatch, caplog):
+    real = score.Scorer.walk
+    monkeypatch.setattr(score.Scorer, "walk", lambda self, x: real(self, x) + 1e-4)
+    assert "differs from the reference by 1.00e-04" in refusal(ARTIFACTS, caplog)
+
+
+def test_an_unknown_preprocessing_step_is_refused(artifacts, caplog):
+    import joblib
+    from sklearn.preprocessing import MinMaxScaler
+
+    pipeline = joblib.load(artifacts / score.PIPELINE_FILE)
+    columns = pipeline.steps[0][1]
+    columns.transformers_[1] = ("numbers", MinMaxScaler(), columns.transformers_[1][2])
+    joblib.dump(pipeline, artifacts / score.PIPELINE_FILE)
+    digest = train.sha256(artifacts / score.PIPELINE_FILE)
+    edit_manifest(artifacts, lambda m: m["artifacts"].update({score.PIPELINE_FILE: digest}))
+    assert "no fast path for the preprocessing step 'numbers'" in refusal(artifacts, caplog)
+
+
+@pytest.mark.parametrize(
+    "required, key, fragment",
+    [
+        (None, None, "set CHURN_SCORING_KEY to a key of at least 16"),
+        ("true", "short", "set CHURN_SCORING_KEY to a key of at least 16"),
+        ("false", KEY, "CHURN_REQUIRE_KEY=false contradicts"),
+        ("no", None, "CHURN_REQUIRE_KEY must be 'true' or 'false'"),
+    ],
+)
+def test_authentication_settings_are_checked(monkeypatch, required, key, fragment):
+    for name, value in ((score.REQUIRE_ENV, required), (score.KEY_ENV, key)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(score.StartupError, match=fragment):
+        score.read_key()
+
+
+def test_authentication_off_must_be_explicit(monkeypatch, caplog):
+    monkeypatch.setenv(score.REQUIRE_ENV, "false")
+    monkeypatch.delenv(score.KEY_ENV, raising=False)
+    assert score.read_key() is None
+    assert "authentication is off" in caplog.text
+
+
+# -- run(): what the server calls ---------------------------------------------------------------
+
+
+def call(module, method="POST", data=None, auth=f"Bearer {KEY}", **kwargs):
+    headers = {"Authorization": auth} if auth else {}
+    kwargs.setdefault("content_type", "application/json")
+    builder = EnvironBuilder(method=method, data=data, headers=headers, **kwargs)
+    return module.run(builder.get_request())
+
+
+def test_run_returns_the_original_json_text(keyed):
+    answer = call(keyed, data=body([SAMPLE]))
+    assert isinstance(answer, str)
+    assert np.array(json.loads(answer)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("auth", [None, "Bearer wrong", f"Basic {KEY}", KEY, f"Bearer {KEY}x"])
+def test_run_needs_the_key(keyed, auth):
+    answer = call(keyed, data=body([SAMPLE]), auth=auth)
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"] == "Bearer"
+    assert "Authorization: Bearer" in answer.get_json()["message"]
+
+
+def test_run_accepts_the_scheme_in_any_case(keyed):
+    assert isinstance(call(keyed, data=body([SAMPLE]), auth=f"bearer {KEY}"), str)
+
+
+@pytest.mark.parametrize(
+    "kwargs, status",
+    [
+        ({"method": "GET"}, 405),
+        ({"method": "PUT", "data": body([SAMPLE])}, 405),
+        ({"data": body([SAMPLE]), "content_type": "text/plain"}, 415),
+        ({"data": "data=1", "content_type": "application/x-www-form-urlencoded"}, 415),
+        ({"data": b"x" * (score.MAX_BODY_BYTES + 1)}, 413),
+        ({"data": body([[1]])}, 400),
+    ],
+)
+def test_run_answers_bad_requests_with_4xx_json(keyed, kwargs, status):
+    answer = call(keyed, **kwargs)
+    assert answer.status_code == status
+    assert answer.get_json()["message"]
+
+
+def test_run_answers_cors_preflight_without_a_key(keyed):
+    assert call(keyed, method="OPTIONS", auth=None).status_code == 200
+
+
+# -- the OpenAPI description ------------------------------------------------------------------
+
+
+def test_committed_swagger_is_generated_from_the_artifacts(scorer):
+    manifest = json.loads((ARTIFACTS / score.MANIFEST_FILE).read_text())
+    committed = json.loads((ROOT / "scoring" / "swagger2.json").read_text())
+    assert committed == swagger(scorer, manifest), "run `make swagger` and commit it"
+
+
+def test_swagger_example_scores_to_its_example_output(scorer):
+    manifest = json.loads((ARTIFACTS / score.MANIFEST_FILE).read_text())
+    spec = swagger(scorer, manifest)["definitions"]
+    example = json.dumps(spec["ServiceInput"]["example"]).encode()
+    assert scorer.score(example) == spec["ServiceOutput"]["example"]
+    enums = {k: v.get("enum") for k, v in spec["CustomerRow"]["properties"].items()}
+    assert enums["Geography"] == ["France", "Germany", "Spain"]
