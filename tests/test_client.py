@@ -11,6 +11,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import ClassVar
 
 import pytest
@@ -252,3 +253,37 @@ def test_runs_as_a_module_without_heavy_imports(server):
     )
     assert done.returncode == 0, done.stderr
     assert "stay" in done.stdout
+
+
+class FakeCredential:
+    """Stands in for azure-identity's DefaultAzureCredential; records the scope asked for."""
+
+    scopes: ClassVar[list[str]] = []
+    fail = False
+
+    def get_token(self, scope: str):
+        if self.fail:
+            raise RuntimeError("no credential in this environment")
+        self.scopes.append(scope)
+        return SimpleNamespace(token="entra-token")
+
+
+def test_aad_sends_an_entra_token_for_azureml(server, capsys, monkeypatch):
+    import azure.identity
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeCredential)
+    code, out, err = run(capsys, "--endpoint", f"{server}/ok", "--aad")
+    assert "stay" in out
+    assert code == 0, err
+    assert FakeCredential.scopes[-1] == "https://ml.azure.com/.default"
+    assert Handler.seen[-1]["auth"] == "Bearer entra-token"
+
+
+def test_aad_failure_is_one_sentence(capsys, monkeypatch):
+    import azure.identity
+
+    monkeypatch.setattr(FakeCredential, "fail", True)
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", FakeCredential)
+    code, _, err = run(capsys, "--endpoint", "http://127.0.0.1:9/score", "--aad")
+    assert code == 1
+    assert "could not get an Azure AD token: no credential in this environment" in err
