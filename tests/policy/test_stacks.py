@@ -6,12 +6,13 @@ policy/waivers.py (a stale waiver fails here too). Advisory findings are listed,
 
 from __future__ import annotations
 
+import importlib
 from functools import cache
 
 import pytest
 
 from infra.testing import run_program
-from policy.rules import RULES, Resource
+from policy.rules import RULES, TAGGED, Resource
 from policy.waivers import WAIVERS, stack_of
 
 # Mandatory rules the program breaks today on every stack, and why. The pack still enforces them:
@@ -76,3 +77,13 @@ def test_every_rule_type_the_stack_declares_is_checked(stack):
 def test_advisory_findings_are_sentences(stack):
     advisory = [f for f in findings(stack) if not f[1]]
     assert all(len(message.split()) >= 4 for *_, message in advisory)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_tag_rule_covers_every_taggable_type_the_stack_declares(stack):
+    """A new taggable resource type in the program must not slip past `tags-required`."""
+    for token in {r.type for r in declared(stack) if r.type.startswith("azure-native:")}:
+        _, module, name = token.split(":")
+        args = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), f"{name}Args")
+        if hasattr(args, "tags"):
+            assert token in TAGGED, f"{token} takes tags but tags-required does not look at it"
