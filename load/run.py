@@ -45,7 +45,9 @@ def bodies(rows: int) -> list[dict]:
 
 def score_sample(url: str) -> list[list[float]]:
     request = urllib.request.Request(
-        url, json.dumps({"data": [SAMPLE]}).encode(), {"Content-Type": "application/json"}
+        url,
+        json.dumps({"data": [SAMPLE]}).encode(),
+        {"Content-Type": "application/json", "Authorization": f"Bearer {wrk.KEY}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(json.loads(response.read()))
@@ -139,7 +141,9 @@ def main(argv=None) -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total_errors, reference = 0, None
     for name in names:
-        with server.serve(SCRIPTS[name], MODEL_DIR, args.workers, args.server_cpus, env) as served:
+        with server.serve(
+            SCRIPTS[name], MODEL_DIR, args.workers, wrk.KEY, args.server_cpus, env
+        ) as served:
             reference = reference or score_sample(served[0])
             total_errors += measure(name, *served, reference, args, soak=name == names[-1])
         time.sleep(1)

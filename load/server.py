@@ -78,14 +78,15 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout_s: float) -
 
 
 @contextlib.contextmanager
-def serve(entry_script: Path, model_dir: Path, workers: int, cpus: str | None = None, env=None):
+def serve(entry_script: Path, model_dir: Path, workers: int, key: str, cpus=None, env=None):
     """Run azmlinfsrv on 127.0.0.1 with free ports; yield (scoring URL, master pid).
 
+    Scoring requests must carry `Authorization: Bearer <key>`, as in the cloud.
     `cpus` restricts the server to a CPU list with taskset (e.g. "0" for one core).
     """
     port, health_port = free_port(), free_port()
     server_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
-    server_env.update(env or {}, WORKER_COUNT=str(workers))
+    server_env.update(env or {}, WORKER_COUNT=str(workers), CHURN_SCORING_KEY=key)
     command = [
         str(Path(sys.executable).with_name("azmlinfsrv")),
         "--entry_script", str(entry_script),

@@ -2,6 +2,7 @@
 
 import json
 import resource
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 _LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
 local bodies = {%(bodies)s}
 local n = 0
 request = function()
@@ -23,6 +25,10 @@ done = function(summary, latency, requests)
     latency:percentile(50), latency:percentile(95), latency:percentile(99)))
 end
 """
+
+
+# The service key the load run's servers require and its requests carry.
+KEY = secrets.token_urlsafe(24)
 
 
 @dataclass
@@ -51,7 +57,7 @@ def run(url, bodies, connections, seconds, cpus=None) -> Result:
     """Send the bodies in turn over `connections` connections for `seconds` seconds."""
     lua_bodies = ", ".join(f"[==[{json.dumps(body)}]==]" for body in bodies)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(_LUA % {"bodies": lua_bodies})
+        script.write(_LUA % {"bodies": lua_bodies, "key": KEY})
         script.flush()
         command = [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
         command += ["-s", script.name, url]
