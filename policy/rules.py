@@ -6,8 +6,8 @@ as the Pulumi engine hands them to a policy pack and to mocks. Values may be pla
 the read-only mapping/sequence proxies of pulumi-policy, so the helpers accept any Mapping or
 Sequence.
 
-Sources: checkov's Azure checks (CKV_AZURE_*) and Azure Policy built-in definitions; where a rule
-is this project's own, the source says so.
+Sources: checkov's Azure checks (CKV_AZURE_*), Azure Policy built-in definitions and the Azure
+security baseline; where a rule is this project's own, the source says so.
 """
 
 from __future__ import annotations
