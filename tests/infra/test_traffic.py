@@ -1,13 +1,18 @@
 """The traffic provider against a local stand-in for the ARM REST API (127.0.0.1, free port)."""
 
+import base64
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from pulumi.dynamic.dynamic import serialize_provider
 
+from infra.testing import ROOT
 from infra.traffic import API_VERSION, TrafficError, TrafficProvider
 
 ENDPOINT = (
@@ -172,3 +177,26 @@ def test_diff_updates_on_traffic_or_revision_and_replaces_on_another_endpoint():
     assert p.diff("id", old, old | {"revision": "b"}).changes
     moved = p.diff("id", old, old | {"endpoint_id": ENDPOINT + "2"})
     assert moved.changes and moved.replaces == ["endpoint_id"]
+
+
+def test_the_provider_survives_the_trip_to_the_dynamic_provider_host():
+    """Pulumi pickles the provider into the state and a separate Python process, started in the
+    project directory, unpickles it; nothing secret travels with it."""
+    blob = serialize_provider(TrafficProvider())
+    assert b"Bearer" not in base64.b64decode(blob)
+    host = (
+        "import base64, sys, dill\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "old = {'endpoint_id': 'e', 'traffic': {'blue': 100}, 'revision': 'a'}\n"
+        "print(type(provider).__name__, provider.arm, provider.diff('id', old, old).changes)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", host],
+        check=False,
+        input=blob,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["TrafficProvider", "https://management.azure.com", "False"]
