@@ -147,6 +147,12 @@ def test_turning_auth_off_is_an_explicit_visible_choice():
     assert "CHURN_SCORING_KEY" not in env
 
 
+def test_app_insights_off_sends_no_telemetry_key():
+    env = env_of(run_program("dev", overrides={"appInsights": False}))
+    assert env["AML_APP_INSIGHTS_ENABLED"]["value"] == "false"
+    assert "AML_APP_INSIGHTS_KEY" not in env
+
+
 def test_auth_cannot_be_turned_off_on_aks():
     with pytest.raises(ConfigError, match="'auth'"):
         run_program("prod", overrides={"auth": "none"})
@@ -186,6 +192,12 @@ def test_storage_registry_and_vault_are_locked_down(programs, stack):
     assert purge is (True if stack == "prod" else None)
     workspace = program.one("azure-native:machinelearningservices:Workspace")
     assert workspace.get("identity.type") == "SystemAssigned"
+    logs = program.one("azure-native:operationalinsights:Workspace")
+    insights = program.one("azure-native:applicationinsights:Component")
+    assert insights.get("workspaceResourceId") == logs.id, "App Insights is workspace-based"
+    assert insights.get("ingestionMode") == "LogAnalytics"
+    wired = {"storageAccount", "keyVault", "applicationInsights", "containerRegistry"}
+    assert all(workspace.get(key) for key in wired)
 
 
 @pytest.mark.parametrize("stack", STACKS)
