@@ -41,6 +41,9 @@ MODULES |= {"pandas": "pandas", "joblib": "joblib"}
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_ROWS = 10_000
+# A client that stops sending its body gets 408 instead of holding a worker until gunicorn
+# kills it (WORKER_TIMEOUT), which would also answer it with an HTML 500.
+BODY_TIMEOUT_S = 10
 MAX_ERRORS_SHOWN = 20
 # From this many rows on, XGBoost's own predictor beats the numpy tree walk (its fixed cost is
 # ~0.25 ms a call, the walk's is ~0.03 ms, the walk's cost per row is ~2.5x XGBoost's).
@@ -563,7 +566,14 @@ def answer(request) -> str:
         raise RequestError(413, f"the body exceeds {MAX_BODY_BYTES} bytes")
     if not request.is_json:
         raise RequestError(415, "send the body as Content-Type: application/json")
-    return _scorer.score(read_body(request.stream))
+    client = request.environ.get("gunicorn.socket")
+    if client is not None:
+        client.settimeout(BODY_TIMEOUT_S)
+    try:
+        body = read_body(request.stream)
+    except OSError:  # TimeoutError from the socket
+        raise RequestError(408, f"the body did not arrive within {BODY_TIMEOUT_S} s") from None
+    return _scorer.score(body)
 
 
 HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 405: {"Allow": "POST"}}
