@@ -3,7 +3,7 @@
 1. In-process run(): p50/p99 per call for one row and for 1000 rows.
 2. HTTP: requests/s for one row on azmlinfsrv, same worker count, same client.
 
-    python -m bench [--calls 2000] [--seconds 5] [--clients 4] [--workers 1]
+    python -m bench [--calls 2000] [--seconds 5] [--clients 2] [--workers 1]
 """
 
 import argparse
@@ -128,7 +128,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help="single-row calls in-process")
     parser.add_argument("--seconds", type=float, default=5, help="HTTP duration per script")
-    parser.add_argument("--clients", type=int, default=4, help="HTTP client threads")
+    parser.add_argument("--clients", type=int, default=2, help="HTTP client threads")
     parser.add_argument("--workers", type=int, default=1, help="azmlinfsrv WORKER_COUNT")
     args = parser.parse_args(argv)
     load1, _, _ = os.getloadavg()
