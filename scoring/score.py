@@ -306,12 +306,14 @@ class Scorer:
         if len(rows) > MAX_ROWS:
             raise RequestError(413, f"at most {MAX_ROWS} rows per request, got {len(rows)}")
         names = [c.name for c in self.columns]
-        if set(map(type, rows)) != {list}:
+        kinds = set(map(type, rows))
+        if kinds != {list}:  # objects with exactly the columns become lists
             rows = [
                 [r[n] for n in names] if type(r) is dict and r.keys() == self.names else r
                 for r in rows
             ]
-        if set(map(type, rows)) == {list} and set(map(len, rows)) == {len(names)}:
+            kinds = set(map(type, rows))
+        if kinds == {list} and set(map(len, rows)) == {len(names)}:
             valid = self.as_arrays(list(zip(*rows)))
             if valid is not None:
                 return valid
@@ -413,18 +415,25 @@ def find_artifacts(model_dir: str | None) -> Path:
     return found[0].parent
 
 
-def read_verified(folder: Path, manifest: dict, name: str) -> bytes:
-    """The file's bytes, only if their sha256 is the manifest's."""
-    expected = manifest.get("artifacts", {}).get(name)
-    if expected is None:
+def read_verified(folder: Path, manifest: dict) -> dict[str, bytes]:
+    """Every artifact the manifest lists, read once and returned only if its sha256 matches."""
+    listed = manifest.get("artifacts", {})
+    for name in {PIPELINE_FILE, CLASSIFIER_FILE} - listed.keys():
         raise refuse(f"{MANIFEST_FILE} has no hash for {name}")
+    for name in listed:
+        if Path(name).name != name or name in (".", ".."):
+            raise refuse(f"{MANIFEST_FILE} lists {name!r}, which is not a file name")
+    return {name: read_one(folder / name, expected) for name, expected in listed.items()}
+
+
+def read_one(path: Path, expected: str) -> bytes:
     try:
-        data = (folder / name).read_bytes()
+        data = path.read_bytes()
     except OSError as ex:
-        raise refuse(f"cannot read {folder / name}: {ex.strerror}") from None
+        raise refuse(f"cannot read {path}: {ex.strerror}") from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != expected:
-        raise refuse(f"{folder / name} has sha256 {actual}, {MANIFEST_FILE} says {expected}")
+        raise refuse(f"{path} has sha256 {actual}, {MANIFEST_FILE} says {expected}")
     return data
 
 
@@ -489,10 +498,10 @@ def load(model_dir: str | None) -> tuple[Scorer, dict]:
     except (OSError, ValueError) as ex:
         raise refuse(f"cannot read {folder / MANIFEST_FILE}: {ex}") from None
     check_versions(manifest.get("libraries", {}))
-    pickled, trees = (read_verified(folder, manifest, n) for n in (PIPELINE_FILE, CLASSIFIER_FILE))
-    pipeline = joblib.load(io.BytesIO(pickled))
+    artifacts = read_verified(folder, manifest)  # before any of them is loaded
+    pipeline = joblib.load(io.BytesIO(artifacts[PIPELINE_FILE]))
     classifier = xgb.XGBClassifier()
-    classifier.load_model(bytearray(trees))
+    classifier.load_model(bytearray(artifacts[CLASSIFIER_FILE]))
     booster = classifier.get_booster()
     try:
         scorer = Scorer(pipeline, booster, manifest.get("features"))

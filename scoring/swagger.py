@@ -9,7 +9,15 @@ Written from the entry script's contract and the fitted artifacts, so it cannot 
 import json
 import sys
 
-from scoring.score import MAX_BODY_BYTES, MAX_ROWS, SAMPLE_ROW, Column, Scorer, load
+from scoring.score import (
+    BODY_TIMEOUT_S,
+    MAX_BODY_BYTES,
+    MAX_ROWS,
+    SAMPLE_ROW,
+    Column,
+    Scorer,
+    load,
+)
 
 
 def swagger(scorer: Scorer, manifest: dict) -> dict:
@@ -21,7 +29,7 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
         "properties": {c.name: column_schema(c) for c in scorer.columns},
     }
     names = ", ".join(c.name for c in scorer.columns)
-    example_output = json.dumps(scorer.proba(*scorer.validate({"data": [SAMPLE_ROW]})).tolist())
+    example_output = scorer.score(json.dumps({"data": [SAMPLE_ROW]}).encode())
     error_ref = {"$ref": "#/definitions/ErrorResponse"}
     responses = {
         "200": {
@@ -35,6 +43,11 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
         "401": {"description": "missing or wrong key", "schema": error_ref},
         "413": {
             "description": f"more than {MAX_BODY_BYTES} bytes or {MAX_ROWS} rows",
+            "schema": error_ref,
+        },
+        "405": {"description": "a method other than POST", "schema": error_ref},
+        "408": {
+            "description": f"the body did not arrive within {BODY_TIMEOUT_S} s",
             "schema": error_ref,
         },
         "415": {"description": "Content-Type is not application/json", "schema": error_ref},

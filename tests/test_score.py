@@ -267,6 +267,17 @@ def test_a_tampered_artifact_is_refused_before_loading(artifacts, caplog, monkey
     assert f"{name} has sha256" in refusal(artifacts, caplog)
 
 
+def test_the_manifest_may_only_name_files_of_the_model_folder(artifacts, caplog):
+    edit_manifest(artifacts, lambda m: m["artifacts"].update({"../secret": "0" * 64}))
+    assert "lists '../secret', which is not a file name" in refusal(artifacts, caplog)
+
+
+def test_every_listed_artifact_is_verified(artifacts, caplog):
+    (artifacts / "notes.txt").write_text("extra")
+    edit_manifest(artifacts, lambda m: m["artifacts"].update({"notes.txt": "0" * 64}))
+    assert "notes.txt has sha256" in refusal(artifacts, caplog)
+
+
 def test_a_missing_artifact_is_refused(artifacts, caplog):
     (artifacts / score.CLASSIFIER_FILE).unlink()
     assert f"cannot read {artifacts / score.CLASSIFIER_FILE}" in refusal(artifacts, caplog)
