@@ -68,6 +68,7 @@ class AciTarget(pulumi.ComponentResource):
 
         env = [
             aci.EnvironmentVariableArgs(name="WORKER_COUNT", value=str(cfg.worker_count)),
+            aci.EnvironmentVariableArgs(name="WORKER_TIMEOUT", value=str(cfg.worker_timeout_s)),
             aci.EnvironmentVariableArgs(name="SCORING_TIMEOUT_MS", value=str(cfg.request_timeout_ms)),
             aci.EnvironmentVariableArgs(name="CHURN_REQUIRE_KEY", value=_bool(cfg.require_key)),
             aci.EnvironmentVariableArgs(name="AML_APP_INSIGHTS_ENABLED", value=_bool(cfg.app_insights)),

@@ -188,6 +188,7 @@ class AksTarget(pulumi.ComponentResource):
                 # The endpoint checks the key before a request reaches the container.
                 environment_variables={
                     "WORKER_COUNT": str(cfg.worker_count),
+                    "WORKER_TIMEOUT": str(cfg.worker_timeout_s),
                     "CHURN_REQUIRE_KEY": "false",
                 },
                 request_settings=ml.OnlineRequestSettingsArgs(

@@ -43,6 +43,7 @@ class StackConfig:
     replicas_max: int
     # the inference server, both targets
     worker_count: int
+    worker_timeout_s: int
     max_concurrent_requests: int
     request_timeout_ms: int
     # monitoring and protection
@@ -129,6 +130,7 @@ def load(cfg: pulumi.Config | None = None) -> StackConfig:
         replicas_min=replicas_min,
         replicas_max=_int(cfg, "replicasMax", replicas_min, 100),
         worker_count=_int(cfg, "workerCount", 1, 64),
+        worker_timeout_s=_int(cfg, "workerTimeoutSeconds", 5, 3600),
         max_concurrent_requests=_int(cfg, "maxConcurrentRequestsPerInstance", 1, 1000),
         request_timeout_ms=_int(cfg, "requestTimeoutMs", 1, 180_000),
         app_insights=_bool(cfg, "appInsights"),

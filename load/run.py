@@ -8,6 +8,7 @@ resident memory (summed over its processes) at start and end. Every run is bound
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -77,6 +78,20 @@ def run_soak(url, pid, seconds, args) -> tuple[float, float, wrk.Result]:
     return start, server.rss_mib(pid), result
 
 
+def run_beside_batches(name, url, args) -> int:
+    """Single-row requests on 4 connections while one client sends 10,000-row batches."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        batch = pool.submit(wrk.run, url, bodies(10_000)[:2], 1, args.seconds, args.client_cpus)
+        single = wrk.run(url, bodies(1), 4, args.seconds, args.client_cpus)
+        batch = batch.result()
+    print(
+        f"| {name} beside 10k-row batches ({batch.rate:.1f} batches/s, p50 "
+        f"{batch.p50_ms:.0f} ms) | 1 | 4 | {single.rate:.0f} | {single.p50_ms:.1f} | "
+        f"{single.p95_ms:.1f} | {single.p99_ms:.1f} | {single.errors + batch.errors} | | |"
+    )
+    return single.errors + batch.errors
+
+
 def measure(name, url, pid, reference, args, soak=False) -> int:
     """Print one table line per payload size and concurrency; return the error count."""
     errors = 0
@@ -89,6 +104,8 @@ def measure(name, url, pid, reference, args, soak=False) -> int:
             print(row(name, rows, conc, result, server.cpu_seconds(pid) - cpu_before))
             errors += result.errors
             check_answer(url, reference)
+    if args.beside_batches:
+        errors += run_beside_batches(name, url, args)
     if soak and args.soak:
         start, end, result = run_soak(url, pid, args.soak, args)
         errors += result.errors
@@ -115,6 +132,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=int, default=5, help="duration of each measurement")
     parser.add_argument("--soak", type=int, default=60, help="soak seconds on the last script")
     parser.add_argument("--soak-connections", type=int, default=8)
+    parser.add_argument(
+        "--beside-batches", action="store_true", help="also single rows beside 10k-row batches"
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server")
     args = parser.parse_args(argv)
     wrk.require_wrk()
