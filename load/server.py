@@ -13,6 +13,7 @@ from pathlib import Path
 
 # Variables that would change what the server does between runs; the load run sets its own.
 CLEARED_ENV = ("CHURN_SCORING_KEY", "CHURN_REQUIRE_KEY", "WORKER_COUNT", "WORKER_PRELOAD")
+CLEARED_ENV += ("WORKER_TIMEOUT",)
 
 
 def free_port() -> int:
