@@ -12,6 +12,7 @@ from pulumi_azure_native import containerinstance as aci
 from . import roles
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
+from .key import service_key
 from .tags import tags
 from .workspace import Workspace
 
@@ -40,10 +41,7 @@ class AciTarget(pulumi.ComponentResource):
         rg = workspace.resource_group_name
         registry = workspace.registry
 
-        # The key clients send as `Authorization: Bearer <key>`; generated, never typed in.
-        self.key = pulumi.Output.secret(
-            random.RandomPassword(f"{name}-key", length=48, special=False, opts=child).result
-        )
+        self.key = service_key(name, self)
         key = self.key
         image = scoring_image(f"{name}-image", registry.login_server, self)
 

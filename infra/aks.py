@@ -4,7 +4,6 @@ import hashlib
 import json
 
 import pulumi
-import pulumi_random as random
 from pulumi_azure_native import authorization
 from pulumi_azure_native import containerservice as aks
 from pulumi_azure_native import kubernetesconfiguration as k8sconfig
@@ -13,6 +12,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from . import roles
 from .assets import ENTRY_SCRIPT, Assets
 from .config import StackConfig
+from .key import service_key
 from .tags import tags
 from .traffic import EndpointTraffic
 from .workspace import Workspace
@@ -62,10 +62,7 @@ class AksTarget(pulumi.ComponentResource):
         rg = workspace.resource_group_name
         ws = workspace.workspace_name
 
-        # The key clients send as `Authorization: Bearer <key>`; generated, never typed in.
-        self.key = pulumi.Output.secret(
-            random.RandomPassword(f"{name}-key", length=48, special=False, opts=child).result
-        )
+        self.key = service_key(name, self)
         key = self.key
         self.cluster = aks.ManagedCluster(
             f"{name}-aks",
