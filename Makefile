@@ -1,5 +1,6 @@
-# Every target installs what it needs: uv if missing, then the locked environment.
-UV := $(or $(shell command -v uv 2>/dev/null),$(HOME)/.local/bin/uv)
+# Every target installs what it needs: uv if missing (into .tools/, a virtualenv of its own, so
+# that no system Python is touched), then the locked environment.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 RUN := $(UV) run --frozen
 DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
@@ -9,7 +10,7 @@ PORT ?= 5001
 setup: .venv/.synced
 
 $(UV):
-	python3 -m pip install --user --quiet uv
+	python3 -m venv .tools && .tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen
