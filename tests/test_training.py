@@ -1,6 +1,7 @@
 """Training is reproducible: the same data gives the same artifacts and predictions."""
 
 import json
+import os
 from pathlib import Path
 
 import joblib
@@ -16,6 +17,9 @@ ROWS = 1500
 @pytest.fixture(scope="module")
 def data() -> Path:
     if not train.DEFAULT_DATA.is_file():
+        # The CSV is not in the repository; checkouts without it (GitHub-hosted runners) say so.
+        if os.environ.get("CHURN_DATA_TESTS") == "skip":
+            pytest.skip(f"no bank-churn CSV at {train.DEFAULT_DATA} (CHURN_DATA_TESTS=skip)")
         pytest.fail(f"the bank-churn CSV is expected at {train.DEFAULT_DATA}")
     return train.DEFAULT_DATA
 
