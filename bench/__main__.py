@@ -19,9 +19,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.calls import block, percentiles, setenv
+from load.server import serve
 from scoring import score
 from scoring.score import probe_rows
-from tests.localserver import local_server
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "model_artifacts"
@@ -115,7 +115,7 @@ def over_http(seconds: float, clients: int, workers: int) -> None:
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     lines, rates = [], {}
     for label, (script, env) in VARIANTS.items():
-        with local_server(env, SCRIPTS[script], MODEL_DIR, workers) as base:
+        with serve(SCRIPTS[script], MODEL_DIR, env, workers) as (base, _pid):
             hammer(f"{base}/score", body, headers, 1, clients)  # warm-up
             rate, errors, p50 = hammer(f"{base}/score", body, headers, seconds, clients)
         rates[label] = rate

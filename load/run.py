@@ -161,11 +161,14 @@ def main(argv=None) -> int:
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total_errors, reference = 0, None
     for name in names:
-        with server.serve(
-            SCRIPTS[name], MODEL_DIR, args.workers, wrk.KEY, args.server_cpus, env
-        ) as served:
-            reference = reference or score_sample(served[0])
-            total_errors += measure(name, *served, reference, args, soak=name == names[-1])
+        settings = env | {"CHURN_SCORING_KEY": wrk.KEY}
+        with server.serve(SCRIPTS[name], MODEL_DIR, settings, args.workers, args.server_cpus) as (
+            base,
+            pid,
+        ):
+            url = f"{base}/score"
+            reference = reference or score_sample(url)
+            total_errors += measure(name, url, pid, reference, args, soak=name == names[-1])
         time.sleep(1)
     load1, load5, _ = os.getloadavg()
     print(f"\nerrors in all runs: {total_errors}; load average after: {load1:.2f} {load5:.2f}")

@@ -1,4 +1,4 @@
-"""Start azmlinfsrv on loopback for a load run, and read its resident memory."""
+"""AzureML's inference server (azmlinfsrv) on loopback for tests, benchmarks and load runs."""
 
 import contextlib
 import os
@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-# Variables that would change what the server does between runs; the load run sets its own.
+# Settings of the calling shell that would change what the server does; callers set their own.
 CLEARED_ENV = ("CHURN_SCORING_KEY", "CHURN_REQUIRE_KEY", "WORKER_COUNT", "WORKER_PRELOAD")
 CLEARED_ENV += ("WORKER_TIMEOUT",)
 
@@ -70,26 +70,28 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout_s: float) -
                 f"azmlinfsrv exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
             )
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
                     return
-        except (urllib.error.URLError, OSError):
+        except (urllib.error.URLError, OSError):  # booting: refused or slow
             time.sleep(0.2)
     raise RuntimeError(f"azmlinfsrv not ready after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @contextlib.contextmanager
-def serve(entry_script: Path, model_dir: Path, workers: int, key: str, cpus=None, env=None):
-    """Run azmlinfsrv on 127.0.0.1 with free ports; yield (scoring URL, master pid).
+def serve(entry_script: Path, model_dir: Path, env: dict, workers: int = 1, cpus=None):
+    """Run azmlinfsrv on 127.0.0.1 with free ports, as the images run it.
 
-    Scoring requests must carry `Authorization: Bearer <key>`, as in the cloud.
-    `cpus` restricts the server to a CPU list with taskset (e.g. "0" for one core).
+    Yields (base URL, master pid) once GET / answers; RuntimeError with the log's tail if the
+    server exits or is not ready in time. `env` holds the entry script's settings (the key, or
+    CHURN_REQUIRE_KEY=false); `cpus` restricts the server to a CPU list with taskset ("0").
     """
     port, health_port = free_port(), free_port()
     server_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
-    server_env.update(env or {}, WORKER_COUNT=str(workers), CHURN_SCORING_KEY=key)
+    server_env |= {"AML_APP_ROOT": str(Path(entry_script).parent), "WORKER_COUNT": str(workers)}
+    server_env |= env
     command = [
-        str(Path(sys.executable).with_name("azmlinfsrv")),
+        sys.executable, "-m", "azureml_inference_server_http",
         "--entry_script", str(entry_script),
         "--model_dir", str(model_dir),
         "--port", str(port),
@@ -97,13 +99,13 @@ def serve(entry_script: Path, model_dir: Path, workers: int, key: str, cpus=None
     ]  # fmt: skip
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
-    with tempfile.TemporaryDirectory(prefix="churn-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="churn-server-") as tmp:
         log = Path(tmp) / "server.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(command, env=server_env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            _wait_ready(proc, f"http://127.0.0.1:{port}/", log, timeout_s=90)
-            yield f"http://127.0.0.1:{port}/score", proc.pid
+            _wait_ready(proc, f"http://127.0.0.1:{port}/", log, timeout_s=120)
+            yield f"http://127.0.0.1:{port}", proc.pid
         finally:
             proc.terminate()
             try:
