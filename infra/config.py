@@ -5,8 +5,9 @@ only override. A bad or missing value raises `ConfigError` naming the key and wh
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 import pulumi
 
@@ -15,6 +16,7 @@ Auth = Literal["key", "none"]
 
 TARGETS: tuple[Target, ...] = ("aci", "aks")
 AUTH_MODES: tuple[Auth, ...] = ("key", "none")
+N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
@@ -64,26 +66,26 @@ def _choice(cfg: pulumi.Config, key: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
-def _int(cfg: pulumi.Config, key: str, low: int, high: int) -> int:
+def _ranged(
+    cfg: pulumi.Config, key: str, low: N, high: N, parse: Callable[[str], N], kind: str
+) -> N:
     raw = cfg.require(key)
+    allowed = f"{kind} from {low} to {high}"
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ConfigError(key, raw, f"an integer from {low} to {high}") from None
-    if not low <= value <= high:
-        raise ConfigError(key, value, f"an integer from {low} to {high}")
+        raise ConfigError(key, raw, allowed) from None
+    if not low <= value <= high:  # also refuses nan
+        raise ConfigError(key, value, allowed)
     return value
+
+
+def _int(cfg: pulumi.Config, key: str, low: int, high: int) -> int:
+    return _ranged(cfg, key, low, high, int, "an integer")
 
 
 def _number(cfg: pulumi.Config, key: str, low: float, high: float) -> float:
-    raw = cfg.require(key)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(key, raw, f"a number from {low} to {high}") from None
-    if not low <= value <= high:
-        raise ConfigError(key, value, f"a number from {low} to {high}")
-    return value
+    return _ranged(cfg, key, low, high, float, "a number")
 
 
 def _bool(cfg: pulumi.Config, key: str) -> bool:
