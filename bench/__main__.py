@@ -15,17 +15,13 @@ import statistics
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.calls import block, percentiles, setenv
-from load.server import serve
+from load.server import MODEL_DIR, SCRIPTS, serve
 from scoring import score
 from scoring.score import probe_rows
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL_DIR = ROOT / "model_artifacts"
-SCRIPTS = {"original": ROOT / "bench" / "original_score.py", "ours": ROOT / "scoring" / "score.py"}
 KEY = "bench-" + os.urandom(16).hex()
 # What is compared: label -> (entry script, environment of its process). The original as it
 # is lets XGBoost use every core, which on a busy machine costs it most of its time; limited to

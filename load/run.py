@@ -14,14 +14,10 @@ import os
 import random
 import time
 import urllib.request
-from pathlib import Path
 
 from load import server, wrk
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = {"original": ROOT / "bench" / "original_score.py", "ours": ROOT / "scoring" / "score.py"}
-MODEL_DIR = ROOT / "model_artifacts"
-SAMPLE = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
+from load.server import MODEL_DIR, SCRIPTS
+from scoring.score import SAMPLE_ROW
 
 
 def _customer(rnd: random.Random) -> list:
@@ -39,15 +35,15 @@ def valid_rows(count: int, seed: int = 0) -> list[list]:
     return [_customer(rnd) for _ in range(count)]
 
 
-def bodies(rows: int) -> list[dict]:
-    """A few distinct envelopes of `rows` rows each, sent in turn."""
-    return [{"data": valid_rows(rows, seed)} for seed in range(8)]
+def bodies(rows: int, count: int = 8) -> list[dict]:
+    """`count` distinct envelopes of `rows` rows each, sent in turn."""
+    return [{"data": valid_rows(rows, seed)} for seed in range(count)]
 
 
 def score_sample(url: str) -> list[list[float]]:
     request = urllib.request.Request(
         url,
-        json.dumps({"data": [SAMPLE]}).encode(),
+        json.dumps({"data": [SAMPLE_ROW]}).encode(),
         {"Content-Type": "application/json", "Authorization": f"Bearer {wrk.KEY}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -71,7 +67,7 @@ def row(name, rows, conc, result: wrk.Result, server_cpu_s) -> str:
 
 def run_soak(url, pid, seconds, args) -> tuple[float, float, wrk.Result]:
     """Mixed traffic (one 100-row request in ten) for `seconds`; RSS before and after."""
-    mix = bodies(1)[:9] + bodies(100)[:1]
+    mix = bodies(1, 9) + bodies(100, 1)
     wrk.run(url, mix, args.soak_connections, 3, args.client_cpus)  # warm up before measuring
     start = server.rss_mib(pid)
     result = wrk.run(url, mix, args.soak_connections, seconds, args.client_cpus)
@@ -81,7 +77,7 @@ def run_soak(url, pid, seconds, args) -> tuple[float, float, wrk.Result]:
 def run_beside_batches(name, url, args) -> int:
     """Single-row requests on 4 connections while one client sends 10,000-row batches."""
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        batch = pool.submit(wrk.run, url, bodies(10_000)[:2], 1, args.seconds, args.client_cpus)
+        batch = pool.submit(wrk.run, url, bodies(10_000, 2), 1, args.seconds, args.client_cpus)
         single = wrk.run(url, bodies(1), 4, args.seconds, args.client_cpus)
         batch = batch.result()
     print(
@@ -143,9 +139,6 @@ def main(argv=None) -> int:
     unknown = [name for name in names if name not in SCRIPTS]
     if unknown:
         raise SystemExit(f"unknown entry scripts: {unknown}; known: {list(SCRIPTS)}")
-    for name in [name for name in names if not SCRIPTS[name].exists()]:
-        print(f"skipped {name}: {SCRIPTS[name]} does not exist")
-        names.remove(name)
     env = dict(item.split("=", 1) for item in args.env)
     if args.preload:
         env["WORKER_PRELOAD"] = "true"

@@ -11,6 +11,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR = ROOT / "model_artifacts"
+# The entry scripts compared: the original tutorial's (the baseline) and ours.
+SCRIPTS = {"original": ROOT / "bench" / "original_score.py", "ours": ROOT / "scoring" / "score.py"}
+
 # Settings of the calling shell that would change what the server does; callers set their own.
 CLEARED_ENV = ("CHURN_SCORING_KEY", "CHURN_REQUIRE_KEY", "WORKER_COUNT", "WORKER_PRELOAD")
 CLEARED_ENV += ("WORKER_TIMEOUT",)

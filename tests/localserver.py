@@ -4,11 +4,9 @@ import contextlib
 from pathlib import Path
 
 from load.server import CLEARED_ENV as CLEARED
-from load.server import free_port, serve
+from load.server import MODEL_DIR, ROOT, SCRIPTS, free_port, serve
 
-ROOT = Path(__file__).resolve().parent.parent
-ENTRY_SCRIPT = ROOT / "scoring" / "score.py"
-MODEL_DIR = ROOT / "model_artifacts"
+ENTRY_SCRIPT = SCRIPTS["ours"]
 
 __all__ = ["CLEARED", "ENTRY_SCRIPT", "MODEL_DIR", "ROOT", "free_port", "local_server"]
 
