@@ -106,11 +106,10 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
                         "minItems": 1,
                         "maxItems": MAX_ROWS,
                         "description": f"rows: lists of the values {names}, or CustomerRow objects",
+                        # Swagger 2.0 has no oneOf: a row without a type admits both forms.
                         "items": {
-                            "type": "array",
-                            "minItems": len(scorer.columns),
-                            "maxItems": len(scorer.columns),
-                            "items": {},
+                            "description": f"a list of the {len(scorer.columns)} values in "
+                            "order, or a CustomerRow object",
                         },
                     }
                 },
@@ -142,8 +141,7 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
 def column_schema(column: Column) -> dict:
     if column.kind == "category":
         return {"type": "string", "enum": list(column.categories)}
-    kind = "integer" if column.kind == "integer" else "number"
-    return {"type": kind, "minimum": column.low, "maximum": column.high}
+    return {"type": column.kind, "minimum": column.low, "maximum": column.high}
 
 
 if __name__ == "__main__":
