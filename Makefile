@@ -26,7 +26,9 @@ requirements: setup
 
 # GET /swagger.json serves this file; regenerate it after training.
 swagger: setup
-	$(RUN) python -m scoring.swagger model_artifacts > scoring/swagger2.json
+	$(RUN) python -m scoring.swagger model_artifacts > scoring/swagger2.json.tmp \
+		|| { rm -f scoring/swagger2.json.tmp; exit 1; }
+	mv scoring/swagger2.json.tmp scoring/swagger2.json
 
 # The scoring service on localhost:$(PORT), served by AzureML's server as in the images. With
 # CHURN_SCORING_KEY set it requires that key; without, the key check is explicitly off.
