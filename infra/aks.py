@@ -43,6 +43,17 @@ def extension_settings(cfg: StackConfig) -> dict[str, str]:
     }
 
 
+def endpoint_revision(args: ml.OnlineEndpointArgs) -> pulumi.Output[str]:
+    """A short hash of every value the endpoint is declared with, its SDK defaults and its key
+    included. A hash of the key is not the key, so the revision itself is not secret."""
+    digest = pulumi.Output.from_input(args).apply(
+        lambda plain: hashlib.sha256(
+            json.dumps(plain, sort_keys=True, default=vars).encode()
+        ).hexdigest()[:16]
+    )
+    return pulumi.Output.unsecret(digest)
+
+
 class AksTarget(pulumi.ComponentResource):
     key: pulumi.Output[str]
     scoring_uri: pulumi.Output[str]
@@ -131,23 +142,25 @@ class AksTarget(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.extension]),
         )
 
-        description = "Bank churn scoring"
-        endpoint_props = ml.OnlineEndpointPropertiesArgs(
-            auth_mode=ml.EndpointAuthMode.KEY,
-            compute=self.compute.id,
-            keys=ml.EndpointAuthKeysArgs(primary_key=key),
-            description=description,
-        )
-        self.endpoint = ml.OnlineEndpoint(
-            f"{name}-endpoint",
+        # Declared once: the endpoint and the revision of its traffic both come from these args.
+        endpoint_args = ml.OnlineEndpointArgs(
             resource_group_name=rg,
             workspace_name=ws,
             location=cfg.location,
             identity=ml.ManagedServiceIdentityArgs(
                 type=ml.ManagedServiceIdentityType.SYSTEM_ASSIGNED
             ),
-            properties=endpoint_props,
+            properties=ml.OnlineEndpointPropertiesArgs(
+                auth_mode=ml.EndpointAuthMode.KEY,
+                compute=self.compute.id,
+                keys=ml.EndpointAuthKeysArgs(primary_key=key),
+                description="Bank churn scoring",
+            ),
             tags=common,
+        )
+        self.endpoint = ml.OnlineEndpoint(
+            f"{name}-endpoint",
+            endpoint_args,
             # Traffic is set by EndpointTraffic below, once the deployment exists.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["properties.traffic"]),
         )
@@ -203,12 +216,7 @@ class AksTarget(pulumi.ComponentResource):
 
         # Any change to the endpoint's own settings re-applies the traffic after it (an endpoint
         # update is a PUT of what the program declares, which carries no traffic).
-        settings = {"auth": "Key", "description": description, "location": cfg.location}
-        revision = self.compute.id.apply(
-            lambda compute: hashlib.sha256(
-                json.dumps(settings | {"compute": compute, "tags": common}, sort_keys=True).encode()
-            ).hexdigest()[:16]
-        )
+        revision = endpoint_revision(endpoint_args)
         self.traffic = EndpointTraffic(
             f"{name}-traffic",
             endpoint_id=self.endpoint.id,

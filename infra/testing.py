@@ -278,15 +278,17 @@ def run_program(
     overrides: Mapping[str, Any] | None = None,
     root: Path = ROOT,
     preview: bool = True,
+    azure: pulumi.runtime.Mocks | None = None,
 ) -> Program:
-    """Runs `root/__main__.py` for `stack` under mocks; raises what the program raises."""
+    """Runs `root/__main__.py` for `stack` under mocks (`azure`, by default `AzureMocks()`);
+    raises what the program raises."""
     project, config = stack_config(stack, overrides, root)
     pulumi.runtime.set_all_config(config, [])
     runtime_settings: Any = settings.SETTINGS
     runtime_settings.rpc_manager.clear()
     runtime_settings.outputs.clear()
     settings.ROOT.set(None)
-    monitor = RecordingMonitor(AzureMocks())
+    monitor = RecordingMonitor(azure or AzureMocks())
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )

@@ -13,12 +13,22 @@ from pathlib import Path
 
 import pulumi
 import pytest
+from pulumi.runtime.sync_await import _sync_await
+from pulumi_azure_native import machinelearningservices as ml
 
 from infra import assets, outputs
+from infra.aks import endpoint_revision
 from infra.config import ConfigError
 from infra.plan import snapshot_path
 from infra.tags import KEYS
-from infra.testing import ROOT, Program, content_masks, render_plan, run_program
+from infra.testing import (
+    ROOT,
+    AzureMocks,
+    Program,
+    content_masks,
+    render_plan,
+    run_program,
+)
 
 STACKS = ("dev", "prod")
 ACI = "azure-native:containerinstance:ContainerGroup"
@@ -138,6 +148,56 @@ def test_prod_endpoint_uses_key_auth_with_the_generated_key(programs):
     endpoint = programs["prod"].one(ENDPOINT)
     assert endpoint.get("properties.authMode") == "Key"
     assert endpoint.is_secret("properties.keys.primaryKey")
+
+
+class RotatedKeyMocks(AzureMocks):
+    """The same cloud, but the key generator answers a different key."""
+
+    def new_resource(self, args):
+        resource_id, outs = super().new_resource(args)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            outs["result"] = f"rotated-{args.name}-value"
+        return resource_id, outs
+
+
+def test_a_new_key_re_applies_the_traffic_without_showing_the_key(programs):
+    """Rotating the key re-PUTs the endpoint without traffic; the traffic must follow."""
+    before = programs["prod"]
+    after = run_program("prod", azure=RotatedKeyMocks())
+    key = after.one(ENDPOINT).get("properties.keys.primaryKey")
+    assert key != before.one(ENDPOINT).get("properties.keys.primaryKey")
+    revision = after.one(TRAFFIC).get("revision")
+    assert revision != before.one(TRAFFIC).get("revision")
+    assert not after.one(TRAFFIC).secret_paths and key not in json.dumps(after.one(TRAFFIC).inputs)
+
+
+def test_the_traffic_revision_covers_every_endpoint_setting():
+    def endpoint(key: str = "k1", description: str = "d", access: str = "Enabled"):
+        return ml.OnlineEndpointArgs(
+            resource_group_name="rg",
+            workspace_name="ws",
+            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            properties=ml.OnlineEndpointPropertiesArgs(
+                auth_mode="Key",
+                keys=ml.EndpointAuthKeysArgs(primary_key=pulumi.Output.secret(key)),
+                description=description,
+                public_network_access=access,
+            ),
+        )
+
+    def revision(args):
+        out = endpoint_revision(args)
+        assert not _sync_await(out.is_secret()), "a hash of the key is not the key"
+        return _sync_await(out.future())
+
+    base = revision(endpoint())
+    assert base == revision(endpoint())
+    for changed_args in (
+        endpoint(key="k2"),
+        endpoint(description="e"),
+        endpoint(access="Disabled"),
+    ):
+        assert revision(changed_args) != base
 
 
 def test_turning_auth_off_is_an_explicit_visible_choice():
