@@ -96,7 +96,9 @@ class AksTarget(pulumi.ComponentResource):
                 )
             ],
             tags=common,
-            opts=child,
+            # The autoscaler owns the node count once the cluster exists: AKS refuses an update
+            # that sends a count different from the current one while autoscaling is on.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles[0].count"]),
         )
         kubelet = self.cluster.identity_profile.apply(
             lambda p: p["kubeletidentity"].object_id or "" if p else ""

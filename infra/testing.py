@@ -10,8 +10,8 @@
 and `Pulumi.<stack>.yaml`, applies `overrides` (keys without the project prefix), runs
 `__main__.py` from `root` with `pulumi.runtime.set_mocks` and returns a `Program`: every declared
 resource with its type, logical name, parent, inputs (secrets unwrapped, their paths listed in
-`secret_paths`), the outputs the mocks gave it, `protect` and dependencies; and the stack outputs
-with their secret-ness. The mocks add only what Azure would compute (ids, names, URIs, keys). It
+`secret_paths`), the outputs the mocks gave it, `protect`, `ignore_changes` and dependencies;
+and the stack outputs with their secret-ness. The mocks add only what Azure would compute (ids, names, URIs, keys). It
 runs as a preview by default, as `pulumi preview` would: the image build and the registry token
 exchange are skipped. The same function feeds `make plan`, the plan snapshots and the tests, and
 any check over the resources a stack declares (such as a policy pack) can import it.
@@ -55,6 +55,7 @@ class DeclaredResource:
     outputs: dict[str, Any]
     protect: bool
     dependencies: list[str]
+    ignore_changes: list[str] = field(default_factory=list)
 
     def get(self, path: str) -> Any:
         """An input by dotted path: `get("properties.authMode")`, `get("containers.0.image")`."""
@@ -258,6 +259,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 outputs=_unwrap(registration.state) if registration else {},
                 protect=bool(request.protect),
                 dependencies=list(request.dependencies),
+                ignore_changes=list(request.ignoreChanges),
             )
         )
         return response
