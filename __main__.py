@@ -19,7 +19,7 @@ target = (
 
 pulumi.export(outputs.SCORING_URI, target.scoring_uri)
 pulumi.export(outputs.SWAGGER_URI, target.swagger_uri)
-pulumi.export(outputs.SCORING_KEY, target.key if cfg.require_key else pulumi.Output.secret(""))
+pulumi.export(outputs.SCORING_KEY, target.key)
 pulumi.export(outputs.WORKSPACE, workspace.workspace_name)
 pulumi.export(outputs.RESOURCE_GROUP, workspace.resource_group_name)
 pulumi.export(outputs.TARGET, cfg.target)

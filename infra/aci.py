@@ -41,8 +41,8 @@ class AciTarget(pulumi.ComponentResource):
         rg = workspace.resource_group_name
         registry = workspace.registry
 
-        self.key = service_key(name, self)
-        key = self.key
+        # With `auth: none` there is no key to generate; the output stays a (blank) secret.
+        self.key = service_key(name, self) if cfg.require_key else pulumi.Output.secret("")
         image = scoring_image(f"{name}-image", registry.login_server, self)
 
         identity = managedidentity.UserAssignedIdentity(
@@ -72,7 +72,7 @@ class AciTarget(pulumi.ComponentResource):
             aci.EnvironmentVariableArgs(name="AML_APP_INSIGHTS_ENABLED", value=_bool(cfg.app_insights)),
         ]  # fmt: skip
         if cfg.require_key:
-            env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=key))
+            env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=self.key))
         if cfg.app_insights:
             env.append(
                 aci.EnvironmentVariableArgs(

@@ -25,6 +25,7 @@ from infra.testing import (
     ROOT,
     AzureMocks,
     Program,
+    StackOutput,
     content_masks,
     render_plan,
     run_program,
@@ -207,6 +208,8 @@ def test_turning_auth_off_is_an_explicit_visible_choice():
     env = env_of(dev)
     assert env["CHURN_REQUIRE_KEY"]["value"] == "false"
     assert "CHURN_SCORING_KEY" not in env
+    assert dev.of_type("random:index/randomPassword:RandomPassword") == [], "no unused key"
+    assert dev.outputs[outputs.SCORING_KEY] == StackOutput(value="", secret=True)
 
 
 def test_app_insights_off_sends_no_telemetry_key():
