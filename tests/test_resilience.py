@@ -6,6 +6,7 @@ init() raises, the worker exits with gunicorn's boot-error code 3 and the master
 the container's probe fails and the platform restarts it, instead of serving 500s.
 """
 
+import json
 import os
 import shutil
 import socket
@@ -130,7 +131,7 @@ def test_client_that_stops_sending_gets_408_and_frees_the_worker(slow_server):
     assert b'"message"' in answer
     request = urllib.request.Request(
         f"{url}/score",
-        b'{"data": [[596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]]}',
+        json.dumps({"data": [score.SAMPLE_ROW]}).encode(),
         {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
