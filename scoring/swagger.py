@@ -50,7 +50,10 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
             "description": f"the body did not arrive within {BODY_TIMEOUT_S} s",
             "schema": error_ref,
         },
-        "415": {"description": "Content-Type is not application/json", "schema": error_ref},
+        "415": {
+            "description": "Content-Type is neither application/json nor application/*+json",
+            "schema": error_ref,
+        },
     }
     return {
         "swagger": "2.0",
