@@ -17,7 +17,7 @@ from typing import ClassVar
 import pytest
 
 from infra import outputs
-from scoring import client
+from scoring import client, score
 from training.train import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,9 +79,9 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_feature_order_matches_training():
-    assert client.FEATURES == FEATURES
-    assert len(client.SAMPLE_CUSTOMER) == len(FEATURES)
+def test_feature_order_and_sample_match_training_and_service():
+    assert client.FEATURES == FEATURES == [c.name for c in score.CONTRACT]
+    assert client.SAMPLE_CUSTOMER == score.SAMPLE_ROW
 
 
 def test_sample_customer_with_key_prints_a_table(server, capsys):
