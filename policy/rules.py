@@ -29,18 +29,26 @@ ML_COMPUTE = "azure-native:machinelearningservices:Compute"
 ML_ENVIRONMENT = "azure-native:machinelearningservices:EnvironmentVersion"
 ML_MODEL = "azure-native:machinelearningservices:ModelVersion"
 ML_CODE = "azure-native:machinelearningservices:CodeVersion"
+ML_MODEL_CONTAINER = "azure-native:machinelearningservices:ModelContainer"
+ML_ENVIRONMENT_CONTAINER = "azure-native:machinelearningservices:EnvironmentContainer"
+ML_CODE_CONTAINER = "azure-native:machinelearningservices:CodeContainer"
+ML_DATASTORE = "azure-native:machinelearningservices:Datastore"
 CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 REQUIRED_TAGS = ("project", "stack", "owner")
-# Types whose tags are a top-level input, and types (AzureML assets) that keep them in properties.
+# Types whose tags are a top-level input, and types (AzureML assets, their containers and
+# datastores) that keep them in properties.
 TAGGED = (
     RESOURCE_GROUP, STORAGE_ACCOUNT, VAULT, REGISTRY, LOG_WORKSPACE, APP_INSIGHTS, ML_WORKSPACE,
     ML_ENDPOINT, ML_DEPLOYMENT, ML_COMPUTE, CONTAINER_GROUP, CLUSTER, IDENTITY,
 )  # fmt: skip
-TAGGED_IN_PROPERTIES = (ML_ENVIRONMENT, ML_MODEL, ML_CODE)
+TAGGED_IN_PROPERTIES = (
+    ML_ENVIRONMENT, ML_MODEL, ML_CODE, ML_MODEL_CONTAINER, ML_ENVIRONMENT_CONTAINER,
+    ML_CODE_CONTAINER, ML_DATASTORE,
+)  # fmt: skip
 # Stateful resources: losing one loses data or a name that Azure soft-deletes.
 STATEFUL = (STORAGE_ACCOUNT, VAULT, REGISTRY, LOG_WORKSPACE, ML_WORKSPACE)
 SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PWD")

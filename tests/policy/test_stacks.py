@@ -12,13 +12,8 @@ from functools import cache
 import pytest
 
 from infra.testing import run_program
-from policy.rules import RULES, TAGGED, Resource
+from policy.rules import RULES, TAGGED, TAGGED_IN_PROPERTIES, Resource
 from policy.waivers import WAIVERS, stack_of
-
-# Mandatory rules the program breaks today on every stack, and why. The pack still enforces them:
-# `pulumi preview --policy-pack policy` reports them until the program is fixed, and this test
-# fails as soon as one is fixed, so that the entry is removed.
-KNOWN_GAPS: dict[str, str] = {}
 
 
 @cache
@@ -44,11 +39,11 @@ def mandatory(stack: str) -> set[str]:
 
 
 def test_prod_passes_every_mandatory_rule():
-    assert mandatory("prod") == set(KNOWN_GAPS)
+    assert mandatory("prod") == set()
 
 
 def test_dev_breaks_exactly_its_waivers():
-    assert mandatory("dev") == set(WAIVERS["dev"]) | set(KNOWN_GAPS)
+    assert mandatory("dev") == set(WAIVERS["dev"])
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -84,3 +79,8 @@ def test_tag_rule_covers_every_taggable_type_the_stack_declares(stack):
         args = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), f"{name}Args")
         if hasattr(args, "tags"):
             assert token in TAGGED, f"{token} takes tags but tags-required does not look at it"
+    for resource in declared(stack):
+        if resource.get("properties.tags") is not None:
+            assert resource.type in TAGGED_IN_PROPERTIES, (
+                f"{resource.type} keeps tags in properties but tags-required does not look there"
+            )
