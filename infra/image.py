@@ -6,15 +6,27 @@ import pulumi
 import pulumi_docker_build as docker_build
 
 from . import acr_login
-from .assets import DOCKERFILE, REQUIREMENTS, code_files, read_model, short, tree_digest
+from .assets import ARTIFACTS, DOCKERFILE, SCORING, short, tree_digest
 
 REPOSITORY = "churn-scoring"
+# The folders scoring/Dockerfile copies from; .dockerignore keeps everything else out, and drops
+# __pycache__ inside them.
+COPIED = (SCORING, ARTIFACTS)
+
+
+def copied_files() -> list[Path]:
+    return [
+        path
+        for folder in COPIED
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
 
 
 def image_digest() -> str:
-    """Everything the Dockerfile copies: the tag changes exactly when the image would."""
-    files: list[Path] = [DOCKERFILE, REQUIREMENTS, *code_files(), *read_model().files]
-    return tree_digest(files)
+    """Every file the Dockerfile copies (its own recipe included): the tag changes exactly when
+    the image would."""
+    return tree_digest(copied_files())
 
 
 def _push_password(login_server: str) -> str:
