@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,12 @@ REQUIRE_ENV = "CHURN_REQUIRE_KEY"
 MIN_KEY_LENGTH = 16
 
 SAMPLE_ROW = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
+# The exact Python types a column's JSON values may have (bool is not int here).
+TYPES = {
+    "category": frozenset({str}),
+    "integer": frozenset({int}),
+    "number": frozenset({int, float}),
+}
 
 
 class StartupError(RuntimeError):
@@ -81,6 +87,10 @@ class Column:
     low: float = 0
     high: float = 0
     categories: tuple[str, ...] = ()
+    types: frozenset[type] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "types", TYPES[self.kind])  # once, not on every request
 
     @property
     def expected(self) -> str:
@@ -91,16 +101,11 @@ class Column:
         return f"a number from {self.low:g} to {self.high:g}"
 
     def accepts(self, value) -> bool:
-        kind = type(value)
+        if type(value) not in self.types:
+            return False
         if self.kind == "category":
-            return kind is str and value in self.categories
-        if kind is int or (kind is float and self.kind == "number"):
-            return self.low <= value <= self.high  # False for NaN
-        return False
-
-    @property
-    def types(self) -> set[type]:
-        return {"category": {str}, "integer": {int}, "number": {int, float}}[self.kind]
+            return value in self.categories
+        return self.low <= value <= self.high  # False for NaN
 
 
 # The request contract, in the original client's order. Ranges are plausibility bounds, wider
@@ -147,12 +152,17 @@ class Scorer:
                 f"{[c.name for c in CONTRACT]}"
             )
         self.columns = list(CONTRACT)
-        self.names = set(features)
+        self.names = list(features)
+        self.name_set = set(features)
+        self.shape = (
+            f"a list of {len(features)} values ({', '.join(features)}) or an object with those keys"
+        )
         self.numeric = [i for i, c in enumerate(CONTRACT) if c.kind != "category"]
         self.low = np.array([[CONTRACT[i].low] for i in self.numeric])
         self.high = np.array([[CONTRACT[i].high] for i in self.numeric])
         self.lookups: dict[int, dict[str, int]] = {}  # column -> {category: code}
         self._derive_preprocessing(pipeline)
+        self.by_name = {c.name: c for c in self.columns}  # with the encoders' categories
         self._derive_trees(booster)
         self.booster = booster
         booster.set_param({"nthread": 1})  # server workers, not threads, use the cores
@@ -305,11 +315,11 @@ class Scorer:
             ])  # fmt: skip
         if len(rows) > MAX_ROWS:
             raise RequestError(413, f"at most {MAX_ROWS} rows per request, got {len(rows)}")
-        names = [c.name for c in self.columns]
+        names = self.names
         kinds = set(map(type, rows))
         if kinds != {list}:  # objects with exactly the columns become lists
             rows = [
-                [r[n] for n in names] if type(r) is dict and r.keys() == self.names else r
+                [r[n] for n in names] if type(r) is dict and r.keys() == self.name_set else r
                 for r in rows
             ]
             kinds = set(map(type, rows))
@@ -338,9 +348,7 @@ class Scorer:
 
     def diagnose(self, rows: list) -> list[dict]:
         """Every violation, row by row (the slow path, taken only for invalid requests)."""
-        names = [c.name for c in self.columns]
-        by_name = {c.name: c for c in self.columns}
-        shape = f"a list of {len(names)} values ({', '.join(names)}) or an object with those keys"
+        names, by_name = self.names, self.by_name
         errors = []
         for number, row in enumerate(rows):
             if type(row) is dict:
@@ -354,7 +362,7 @@ class Scorer:
             elif type(row) is list and len(row) == len(names):
                 values = list(zip(self.columns, row))
             else:
-                errors.append(error(number, None, shape, describe(row)))
+                errors.append(error(number, None, self.shape, describe(row)))
                 continue
             for column, value in values:
                 if not column.accepts(value):
