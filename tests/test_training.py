@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
+from scoring import score
 from training import train
 
 ROWS = 1500
@@ -51,13 +52,13 @@ def test_retraining_unchanged_keeps_version_and_changed_bumps_it(data, tmp_path)
     assert json.loads((out / train.MANIFEST_FILE).read_text())["version"] == 2
 
 
-def test_manifest_records_hashes_versions_data_and_metrics(data, tmp_path):
+def test_freshly_trained_folder_is_one_the_service_loads(data, tmp_path):
     manifest = run_training(data, tmp_path)
     for name, digest in manifest["artifacts"].items():
         assert train.sha256(tmp_path / name) == digest
-    assert set(manifest["libraries"]) == {"python", *train.PINNED}
-    assert manifest["features"] == train.FEATURES
     assert manifest["data"]["sha256"] == train.sha256(data)
+    scorer, _ = score.load(str(tmp_path))  # hashes, versions, features and the fast path
+    assert isinstance(scorer, score.Scorer)
     assert 0.5 < manifest["metrics"]["roc_auc"] <= 1.0
 
 
