@@ -116,16 +116,13 @@ def train(frame: pd.DataFrame) -> Result:
         x, y, test_size=TEST_SIZE, stratify=y, random_state=SEED
     )
     log.info("[2/4] fitting preprocessing on %d rows", len(x_train))
-    pipeline = build_pipeline().fit(x_train)
+    pipeline = build_pipeline()
+    train_features = pipeline.fit_transform(x_train)
+    test_features = pipeline.transform(x_test)
     log.info("[3/4] fitting XGBoost (%d trees)", XGB_PARAMS["n_estimators"])
     classifier = xgb.XGBClassifier(**XGB_PARAMS)
-    classifier.fit(
-        pipeline.transform(x_train),
-        y_train,
-        eval_set=[(pipeline.transform(x_test), y_test)],
-        verbose=25,
-    )
-    scores = classifier.predict_proba(pipeline.transform(x_test))[:, 1]
+    classifier.fit(train_features, y_train, eval_set=[(test_features, y_test)], verbose=25)
+    scores = classifier.predict_proba(test_features)[:, 1]
     return Result(pipeline, classifier, float(roc_auc_score(y_test, scores)), x_test)
 
 
