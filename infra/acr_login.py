@@ -7,16 +7,15 @@ ignores password changes when diffing.
 """
 
 import requests
-from azure.identity import DefaultAzureCredential
+
+from .arm import arm_token
 
 USERNAME = "00000000-0000-0000-0000-000000000000"
-ARM_SCOPE = "https://management.azure.com/.default"
 TIMEOUT_S = 30
 
 
 def refresh_token(login_server: str, scheme: str = "https", credential=None) -> str:
-    credential = credential or DefaultAzureCredential()
-    access = credential.get_token(ARM_SCOPE).token
+    access = arm_token(credential)
     response = requests.post(
         f"{scheme}://{login_server}/oauth2/exchange",
         data={"grant_type": "access_token", "service": login_server, "access_token": access},

@@ -17,19 +17,14 @@ import pulumi
 import requests
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-ARM = "https://management.azure.com"
+from .arm import ARM, arm_token
+
 API_VERSION = "2025-12-01"
 TIMEOUT_S = 60
 # Fields ARM computes; sending them back in a PUT is refused or ignored.
 READ_ONLY = {"provisioningState", "scoringUri", "swaggerUri", "openapiUri"}
 
 TokenSource = Callable[[], str]
-
-
-def _default_token() -> str:
-    from azure.identity import DefaultAzureCredential
-
-    return DefaultAzureCredential().get_token(f"{ARM}/.default").token
 
 
 class TrafficError(RuntimeError):
@@ -52,7 +47,7 @@ class TrafficProvider(ResourceProvider):
     # -- REST -------------------------------------------------------------------------------
     def _session(self) -> requests.Session:
         session = requests.Session()
-        token = (self.token or _default_token)()
+        token = (self.token or arm_token)()
         session.headers["Authorization"] = f"Bearer {token}"
         return session
 

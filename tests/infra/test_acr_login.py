@@ -9,11 +9,12 @@ from urllib.parse import parse_qs
 import pytest
 
 from infra import acr_login
+from infra.arm import ARM_SCOPE
 
 
 class FakeCredential:
     def get_token(self, scope: str):
-        assert scope == acr_login.ARM_SCOPE
+        assert scope == ARM_SCOPE
         return SimpleNamespace(token="entra-token")
 
 
