@@ -13,14 +13,11 @@ from . import roles
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
+from .server import flag, server_env
 from .tags import tags
 from .workspace import Workspace
 
 PORT = 5001
-
-
-def _bool(value: bool) -> str:
-    return "true" if value else "false"
 
 
 class AciTarget(pulumi.ComponentResource):
@@ -64,13 +61,14 @@ class AciTarget(pulumi.ComponentResource):
             f"{name}-dns-suffix", length=8, special=False, upper=False, opts=child
         )
 
-        env = [
-            aci.EnvironmentVariableArgs(name="WORKER_COUNT", value=str(cfg.worker_count)),
-            aci.EnvironmentVariableArgs(name="WORKER_TIMEOUT", value=str(cfg.worker_timeout_s)),
-            aci.EnvironmentVariableArgs(name="SCORING_TIMEOUT_MS", value=str(cfg.request_timeout_ms)),
-            aci.EnvironmentVariableArgs(name="CHURN_REQUIRE_KEY", value=_bool(cfg.require_key)),
-            aci.EnvironmentVariableArgs(name="AML_APP_INSIGHTS_ENABLED", value=_bool(cfg.app_insights)),
-        ]  # fmt: skip
+        # ACI has no router: the server itself stops a request after requestTimeoutMs (on AKS the
+        # endpoint's request settings do), and the App Insights switch is ours to set (on AKS,
+        # AzureML sets it from the deployment's appInsightsEnabled).
+        settings = server_env(cfg, cfg.require_key) | {
+            "SCORING_TIMEOUT_MS": str(cfg.request_timeout_ms),
+            "AML_APP_INSIGHTS_ENABLED": flag(cfg.app_insights),
+        }
+        env = [aci.EnvironmentVariableArgs(name=k, value=v) for k, v in settings.items()]
         if cfg.require_key:
             env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=self.key))
         if cfg.app_insights:

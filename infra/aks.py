@@ -13,6 +13,7 @@ from . import roles
 from .assets import ENTRY_SCRIPT, Assets
 from .config import StackConfig
 from .key import service_key
+from .server import server_env
 from .tags import tags
 from .traffic import EndpointTraffic
 from .workspace import Workspace
@@ -198,11 +199,7 @@ class AksTarget(pulumi.ComponentResource):
                     code_id=assets.code_id, scoring_script=ENTRY_SCRIPT
                 ),
                 # The endpoint checks the key before a request reaches the container.
-                environment_variables={
-                    "WORKER_COUNT": str(cfg.worker_count),
-                    "WORKER_TIMEOUT": str(cfg.worker_timeout_s),
-                    "CHURN_REQUIRE_KEY": "false",
-                },
+                environment_variables=server_env(cfg, require_key=False),
                 request_settings=ml.OnlineRequestSettingsArgs(
                     max_concurrent_requests_per_instance=cfg.max_concurrent_requests,
                     request_timeout=_duration(cfg.request_timeout_ms),
