@@ -7,9 +7,7 @@ import os
 import stat
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import ClassVar
@@ -18,13 +16,14 @@ import pytest
 
 from infra import outputs
 from scoring import client, score
+from tests.stubhttp import StubHandler, stub_server
 from training.train import FEATURES
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = json.dumps([[0.9613, 0.0387]])
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(StubHandler):
     """Answers by path: /ok scores every row, the others fail in one particular way."""
 
     seen: ClassVar[list[dict]] = []
@@ -35,7 +34,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/ok":
             rows = body["data"]
             answer = [[0.9, 0.1] if row[1] != "Spain" else [0.2, 0.8] for row in rows]
-            return self.reply(200, json.dumps(json.dumps(answer)))
+            return self.send_json(200, json.dumps(json.dumps(answer)))
         if self.path == "/slow":  # longer than the client waits; it has hung up by then
             time.sleep(2)
             self.close_connection = True
@@ -48,29 +47,13 @@ class Handler(BaseHTTPRequestHandler):
             "/too-few": (200, json.dumps(json.dumps([]))),
             "/not-probabilities": (200, json.dumps(json.dumps([[3, "x"]]))),
         }
-        self.reply(*replies[self.path])
-
-    def reply(self, status: int, text: str):
-        data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(*replies[self.path])
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with stub_server(Handler) as url:
+        yield url
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

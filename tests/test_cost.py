@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+from tests.stubhttp import StubHandler, stub_server
 from tools import cost
 
 ITEMS = {
@@ -48,7 +46,7 @@ ITEMS = {
 }  # fmt: skip
 
 
-class PriceApi(BaseHTTPRequestHandler):
+class PriceApi(StubHandler):
     """Answers by serviceName; every answer comes in two pages to exercise NextPageLink."""
 
     queries: ClassVar[list[str]] = []
@@ -57,38 +55,25 @@ class PriceApi(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         if url.path == "/page2":
-            return self.reply({"Items": self.overrides.get("page2", [])[1:], "NextPageLink": None})
+            return self.send_json(
+                200, {"Items": self.overrides.get("page2", [])[1:], "NextPageLink": None}
+            )
         query = parse_qs(url.query)["$filter"][0]
         self.queries.append(query)
         service = query.split("serviceName eq '")[1].split("'")[0]
         items = self.overrides.get(service, ITEMS[service])
         self.overrides["page2"] = items
         base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.reply({"Items": items[:1], "NextPageLink": f"{base}/page2"})
-
-    def reply(self, body: dict):
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(200, {"Items": items[:1], "NextPageLink": f"{base}/page2"})
 
 
 @pytest.fixture
 def api(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), PriceApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setattr(cost, "API", f"http://127.0.0.1:{server.server_address[1]}/prices")
-    PriceApi.queries.clear()
-    PriceApi.overrides.clear()
-    yield PriceApi
-    server.shutdown()
-    server.server_close()
+    with stub_server(PriceApi) as url:
+        monkeypatch.setattr(cost, "API", f"{url}/prices")
+        PriceApi.queries.clear()
+        PriceApi.overrides.clear()
+        yield PriceApi
 
 
 def total(text: str) -> float:

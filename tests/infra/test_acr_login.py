@@ -1,8 +1,5 @@
 """The registry token exchange against a local stand-in for the registry (127.0.0.1, free port)."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from urllib.parse import parse_qs
 
@@ -10,6 +7,7 @@ import pytest
 
 from infra import acr_login
 from infra.arm import ARM_SCOPE
+from tests.stubhttp import StubHandler, stub_server
 
 
 class FakeCredential:
@@ -22,27 +20,16 @@ class FakeCredential:
 def registry():
     seen: list[dict] = []
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_args) -> None:
-            pass
-
+    class Handler(StubHandler):
         def do_POST(self) -> None:
             form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
             seen.append({k: v[0] for k, v in form.items()})
             ok = self.path == "/oauth2/exchange" and form.get("access_token") == ["entra-token"]
-            body = json.dumps({"refresh_token": "acr-refresh"} if ok else {"errors": "denied"})
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body.encode())
+            body = {"refresh_token": "acr-refresh"} if ok else {"errors": "denied"}
+            self.send_json(200 if ok else 401, body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with stub_server(Handler) as url:
+        yield url.removeprefix("http://"), seen
 
 
 def test_exchanges_the_entra_token_for_a_registry_refresh_token(registry):

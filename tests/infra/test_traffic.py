@@ -4,9 +4,7 @@ import base64
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -14,6 +12,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from infra.testing import ROOT
 from infra.traffic import API_VERSION, TrafficError, TrafficProvider
+from tests.stubhttp import StubHandler, stub_server
 
 ENDPOINT = (
     "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices"
@@ -54,19 +53,9 @@ class FakeArm:
 def arm() -> Iterator[tuple[FakeArm, str]]:
     state = FakeArm()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *_args) -> None:
-            pass
-
+    class Handler(StubHandler):
         def _send(self, status: int, body: dict | None = None, headers: dict | None = None):
-            data = json.dumps(body or {}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, body or {}, headers)
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
@@ -94,15 +83,8 @@ def arm() -> Iterator[tuple[FakeArm, str]]:
             async_url = f"http://127.0.0.1:{self.server.server_address[1]}/operations/1"
             return self._send(state.put_status, body, {"Azure-AsyncOperation": async_url})
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with stub_server(Handler) as url:
+        yield state, url
 
 
 def provider(base: str) -> TrafficProvider:
