@@ -5,9 +5,9 @@ only override. A bad or missing value raises `ConfigError` naming the key and wh
 """
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TypeVar, cast
+from typing import Literal, Protocol, TypeVar, cast
 
 import pulumi
 
@@ -59,16 +59,32 @@ class StackConfig:
         return self.auth == "key"
 
 
-def _choice(cfg: pulumi.Config, key: str, allowed: tuple[str, ...]) -> str:
+class Source(Protocol):
+    """Where values come from: `pulumi.Config` in the program, `Values` in offline tools."""
+
+    def require(self, key: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Values:
+    """Config values read from the project and stack files without the Pulumi engine."""
+
+    values: Mapping[str, str]
+
+    def require(self, key: str) -> str:
+        if key not in self.values:
+            raise ConfigError(key, None, "a value in Pulumi.yaml or the stack file")
+        return self.values[key]
+
+
+def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
     value = cfg.require(key)
     if value not in allowed:
         raise ConfigError(key, value, " | ".join(allowed))
     return value
 
 
-def _ranged(
-    cfg: pulumi.Config, key: str, low: N, high: N, parse: Callable[[str], N], kind: str
-) -> N:
+def _ranged(cfg: Source, key: str, low: N, high: N, parse: Callable[[str], N], kind: str) -> N:
     raw = cfg.require(key)
     allowed = f"{kind} from {low} to {high}"
     try:
@@ -80,29 +96,31 @@ def _ranged(
     return value
 
 
-def _int(cfg: pulumi.Config, key: str, low: int, high: int) -> int:
+def _int(cfg: Source, key: str, low: int, high: int) -> int:
     return _ranged(cfg, key, low, high, int, "an integer")
 
 
-def _number(cfg: pulumi.Config, key: str, low: float, high: float) -> float:
+def _number(cfg: Source, key: str, low: float, high: float) -> float:
     return _ranged(cfg, key, low, high, float, "a number")
 
 
-def _bool(cfg: pulumi.Config, key: str) -> bool:
+def _bool(cfg: Source, key: str) -> bool:
     raw = cfg.require(key)
     if raw not in ("true", "false"):
         raise ConfigError(key, raw, "true | false")
     return raw == "true"
 
 
-def _match(cfg: pulumi.Config, key: str, pattern: str, allowed: str) -> str:
+def _match(cfg: Source, key: str, pattern: str, allowed: str) -> str:
     value = cfg.require(key)
     if not re.fullmatch(pattern, value):
         raise ConfigError(key, value, allowed)
     return value
 
 
-def load(cfg: pulumi.Config | None = None) -> StackConfig:
+def load(
+    cfg: Source | None = None, project: str | None = None, stack: str | None = None
+) -> StackConfig:
     cfg = cfg or pulumi.Config()
     target = cast(Target, _choice(cfg, "target", TARGETS))
     auth = cast(Auth, _choice(cfg, "auth", AUTH_MODES))
@@ -113,8 +131,8 @@ def load(cfg: pulumi.Config | None = None) -> StackConfig:
     node_min = _int(cfg, "aksNodeMin", 1, 100)
     replicas_min = _int(cfg, "replicasMin", 1, 100)
     return StackConfig(
-        project=pulumi.get_project(),
-        stack=pulumi.get_stack(),
+        project=project or pulumi.get_project(),
+        stack=stack or pulumi.get_stack(),
         location=_match(cfg, "location", r"[a-z0-9]+", "an Azure region name such as westeurope"),
         name_prefix=_match(
             cfg, "namePrefix", r"[a-z][a-z0-9]{1,9}", "2-10 lowercase letters/digits"

@@ -123,3 +123,11 @@ def test_missing_ambiguous_or_odd_prices_stop_with_a_sentence(api, capsys, items
     api.overrides["Container Registry"] = items
     assert cost.main(["dev"]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_stack_values_get_the_programs_checks(monkeypatch, capsys):
+    project, values = cost.stack_config("dev")
+    values[f"{project}:aciCpu"] = "lots"
+    monkeypatch.setattr(cost, "stack_config", lambda stack: (project, values))
+    assert cost.main(["dev", "--quantities"]) == 1
+    assert "config key 'aciCpu' is 'lots'; allowed: a number from" in capsys.readouterr().err

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import requests
 
+from infra import config
 from infra.testing import stack_config
 
 API = os.environ.get("AZURE_RETAIL_PRICES_API", "https://prices.azure.com/api/retail/prices")
@@ -52,13 +53,14 @@ class Line:
 def lines(stack: str) -> tuple[str, list[Line]]:
     """The stack's region and the meters its default sizes are billed on."""
     project, raw = stack_config(stack)
-    cfg = {key.removeprefix(f"{project}:"): value for key, value in raw.items()}
+    values = {key.removeprefix(f"{project}:"): value for key, value in raw.items()}
+    cfg = config.load(config.Values(values), project, stack)  # the program's own checks
     billed = [
         Line("Container registry, Basic", HOURS / 24, "day",
              "serviceName eq 'Container Registry' and skuName eq 'Basic'", "Basic Registry Unit"),
     ]  # fmt: skip
-    if cfg["target"] == "aci":
-        cpu, memory = float(cfg["aciCpu"]), float(cfg["aciMemoryGb"])
+    if cfg.target == "aci":
+        cpu, memory = cfg.aci_cpu, cfg.aci_memory_gb
         billed += [
             Line(f"Container instance, {cpu:g} vCPU", cpu * HOURS, "hour",
                  "serviceName eq 'Container Instances'", "Standard vCPU Duration"),
@@ -66,7 +68,7 @@ def lines(stack: str) -> tuple[str, list[Line]]:
                  "serviceName eq 'Container Instances'", "Standard Memory Duration"),
         ]  # fmt: skip
     else:
-        nodes, size = int(cfg["aksNodeMin"]), cfg["aksNodeSize"]
+        nodes, size = cfg.aks_node_min, cfg.aks_node_size
         billed += [
             Line(f"AKS nodes, {nodes} x {size} (Linux)", nodes * HOURS, "hour",
                  f"serviceName eq 'Virtual Machines' and armSkuName eq '{size}'",
@@ -79,7 +81,7 @@ def lines(stack: str) -> tuple[str, list[Line]]:
             Line("Standard load balancer, first 5 rules", HOURS, "hour",
                  "serviceName eq 'Load Balancer'", "Standard Included LB Rules and Outbound Rules"),
         ]  # fmt: skip
-    return cfg["location"], billed
+    return cfg.location, billed
 
 
 def fetch(query: str, timeout: float = 30) -> list[dict]:
@@ -148,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         sys.stdout.write(report(args.stack, with_prices=not args.quantities))
-    except CostError as exc:
+    except (CostError, config.ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
