@@ -83,14 +83,10 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, timeout_s: float) -
     raise RuntimeError(f"azmlinfsrv not ready after {timeout_s:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@contextlib.contextmanager
-def serve(entry_script: Path, model_dir: Path, env: dict, workers: int = 1, cpus=None):
-    """Run azmlinfsrv on 127.0.0.1 with free ports, as the images run it.
-
-    Yields (base URL, master pid) once GET / answers; RuntimeError with the log's tail if the
-    server exits or is not ready in time. `env` holds the entry script's settings (the key, or
-    CHURN_REQUIRE_KEY=false); `cpus` restricts the server to a CPU list with taskset ("0").
-    """
+def start(entry_script: Path, model_dir: Path, env: dict, log: Path, workers: int = 1, cpus=None):
+    """Start azmlinfsrv on 127.0.0.1 with free ports, as the images run it; return (process, base
+    URL) without waiting. `env` holds the entry script's settings (the key, or
+    CHURN_REQUIRE_KEY=false); `cpus` restricts the server to a CPU list with taskset ("0")."""
     port, health_port = free_port(), free_port()
     server_env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
     server_env |= {"AML_APP_ROOT": str(Path(entry_script).parent), "WORKER_COUNT": str(workers)}
@@ -104,17 +100,33 @@ def serve(entry_script: Path, model_dir: Path, env: dict, workers: int = 1, cpus
     ]  # fmt: skip
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def serve(entry_script: Path, model_dir: Path, env: dict, workers: int = 1, cpus=None):
+    """start() and wait until GET / answers; yield (base URL, master pid); stop() at the end.
+
+    RuntimeError with the log's tail if the server exits or is not ready in time.
+    """
     with tempfile.TemporaryDirectory(prefix="churn-server-") as tmp:
         log = Path(tmp) / "server.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(command, env=server_env, stdout=out, stderr=subprocess.STDOUT)
+        process, base = start(entry_script, model_dir, env, log, workers, cpus)
         try:
-            _wait_ready(proc, f"http://127.0.0.1:{port}/", log, timeout_s=120)
-            yield f"http://127.0.0.1:{port}", proc.pid
+            _wait_ready(process, f"{base}/", log, timeout_s=120)
+            yield base, process.pid
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(process)

@@ -3,12 +3,11 @@
 import contextlib
 from pathlib import Path
 
-from load.server import CLEARED_ENV as CLEARED
-from load.server import MODEL_DIR, ROOT, SCRIPTS, free_port, serve
+from load.server import MODEL_DIR, SCRIPTS, serve
 
 ENTRY_SCRIPT = SCRIPTS["ours"]
 
-__all__ = ["CLEARED", "ENTRY_SCRIPT", "MODEL_DIR", "ROOT", "free_port", "local_server"]
+__all__ = ["ENTRY_SCRIPT", "MODEL_DIR", "local_server"]
 
 
 @contextlib.contextmanager

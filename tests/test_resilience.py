@@ -7,11 +7,8 @@ the container's probe fails and the platform restarts it, instead of serving 500
 """
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -19,8 +16,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from load import server
+from load.server import ROOT, SCRIPTS, stop
 from scoring import score
-from tests.localserver import CLEARED, ENTRY_SCRIPT, MODEL_DIR, ROOT, free_port
+
+ENTRY_SCRIPT = SCRIPTS["ours"]
+MODEL_DIR = server.MODEL_DIR
+KEY_ENV = score.KEY_ENV
 
 KEY = "resilience-key-0123456789"
 INIT_DONE = "init has completed successfully"  # azmlinfsrv's log line once init() returned
@@ -40,26 +42,9 @@ def init():
 
 
 def start(entry_script, model_dir, log_path):
-    port = free_port()
-    command = [
-        sys.executable, "-m", "azureml_inference_server_http",
-        "--entry_script", str(entry_script), "--model_dir", str(model_dir),
-        "--port", str(port), "--health_port", str(free_port()),
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED}
-    env |= {"AML_APP_ROOT": str(ROOT), score.KEY_ENV: KEY}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def stop(process):
-    process.terminate()
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return server.start(
+        entry_script, model_dir, {"AML_APP_ROOT": str(ROOT), KEY_ENV: KEY}, log_path
+    )
 
 
 def probe(url):
