@@ -118,6 +118,17 @@ def conda_file(requirements: Path = REQUIREMENTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+def environment_digest(image: str | None = None, conda: str | None = None) -> str:
+    """What the environment version is named after: the base image and the locked pins."""
+    text = f"{image or base_image()}\n{conda or conda_file()}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_digest() -> str:
+    """What the code version is named after: every file of the entry script's folder."""
+    return tree_digest(code_files(), SCORING)
+
+
 def short(digest: str) -> str:
     return digest[:12]
 
@@ -189,7 +200,7 @@ class Assets(pulumi.ComponentResource):
         # The environment: the inference base image plus the locked serving pins.
         image = base_image()
         conda = conda_file()
-        env_digest = hashlib.sha256(f"{image}\n{conda}".encode()).hexdigest()
+        env_digest = environment_digest(image, conda)
         env_container = ml.EnvironmentContainer(
             f"{name}-environment",
             name=ENVIRONMENT,
@@ -219,8 +230,8 @@ class Assets(pulumi.ComponentResource):
 
         # The code: the entry script folder.
         files = code_files()
-        code_digest = tree_digest(files, SCORING)
-        code_folder = f"code/{short(code_digest)}/"
+        code_hash = code_digest()
+        code_folder = f"code/{short(code_hash)}/"
         code_blobs = [
             upload(
                 f"{name}-code-{p.relative_to(SCORING).as_posix().replace('/', '-')}",
@@ -242,12 +253,12 @@ class Assets(pulumi.ComponentResource):
         self.code = ml.CodeVersion(
             f"{name}-code-version",
             name=CODE,
-            version=short(code_digest),
+            version=short(code_hash),
             resource_group_name=rg,
             workspace_name=ws,
             properties=ml.CodeVersionPropertiesArgs(
                 code_uri=workspace.datastore_uri(code_folder),
-                tags={**common, "sha256": code_digest},
+                tags={**common, "sha256": code_hash},
             ),
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[code_container, workspace.datastore, *code_blobs]

@@ -319,12 +319,10 @@ def content_masks(root: Path = ROOT) -> dict[str, str]:
 
     with _cwd(root):
         model = assets.read_model()
-        code = assets.tree_digest(assets.code_files(), assets.SCORING)
-        env = f"{assets.base_image()}\n{assets.conda_file()}"
         named = {
             "model sha256": model.digest,
-            "code sha256": code,
-            "environment sha256": hashlib.sha256(env.encode()).hexdigest(),
+            "code sha256": assets.code_digest(),
+            "environment sha256": assets.environment_digest(),
             "image sha256": image.image_digest(),
         }
     masks: dict[str, str] = {}
