@@ -1,4 +1,4 @@
-"""The cloud runs the inference-server settings that were measured (README, Load and abuse)."""
+"""The cloud runs the inference-server settings that were measured (docs/performance.md)."""
 
 import re
 
