@@ -45,6 +45,7 @@ lint: setup
 	$(RUN) ruff format --check .
 	$(RUN) basedpyright
 	$(RUN) actionlint
+	$(RUN) hadolint scoring/Dockerfile
 
 test: lint
 	$(RUN) pytest

@@ -48,3 +48,26 @@ def test_the_recipe_itself_is_hashed(tmp_path, monkeypatch, name):
     before = image.image_digest()
     recipe.write_text("b")
     assert image.image_digest() != before
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, comments and blank lines dropped."""
+    text = (ROOT / DOCKERFILE).read_text().replace("\\\n", " ")
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1].strip())
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
+
+
+def test_pip_installs_as_root_and_the_image_runs_as_the_base_images_user():
+    # The base image's conda environment belongs to root; its runtime user is `dockeruser`.
+    user = None  # the base image's own USER until the Dockerfile says otherwise
+    installs = []
+    for instruction, args in _instructions():
+        if instruction == "USER":
+            user = args
+        elif instruction == "RUN" and re.search(r"\bpip\b.*\binstall\b", args):
+            installs.append(user)
+    assert installs and all(u == "root" for u in installs), installs
+    assert user == "dockeruser"
