@@ -13,11 +13,25 @@ from . import roles
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
+from .propagation import after_roles
 from .server import flag, server_env
 from .tags import tags
 from .workspace import Workspace
 
 PORT = 5001
+SCORING = "scoring"
+
+# Azure's "Update containers in Azure Container Instances": changing the OS type, CPU, memory, GPU,
+# restart policy or network profile "require[s] container group deletion prior to redeployment"; an
+# in-place PUT of them is refused. Pulumi replaces the group when one of these changes, deleting
+# the old one first: the new group takes over the same DNS label, which the old one would still
+# hold during a create-before-delete replace. (The endpoint is down between the two.)
+REPLACE_ON_CHANGES = [
+    "osType",
+    "restartPolicy",
+    "containers[*].resources",
+    "subnetIds",
+]
 
 
 class AciTarget(pulumi.ComponentResource):
@@ -61,30 +75,6 @@ class AciTarget(pulumi.ComponentResource):
             f"{name}-dns-suffix", length=8, special=False, upper=False, opts=child
         )
 
-        # ACI has no router: the server itself stops a request after requestTimeoutMs (on AKS the
-        # endpoint's request settings do), and the App Insights switch is ours to set (on AKS,
-        # AzureML sets it from the deployment's appInsightsEnabled).
-        settings = server_env(cfg, cfg.require_key) | {
-            "SCORING_TIMEOUT_MS": str(cfg.request_timeout_ms),
-            "AML_APP_INSIGHTS_ENABLED": flag(cfg.app_insights),
-        }
-        env = [aci.EnvironmentVariableArgs(name=k, value=v) for k, v in settings.items()]
-        if cfg.require_key:
-            env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=self.key))
-        if cfg.app_insights:
-            env.append(
-                aci.EnvironmentVariableArgs(
-                    name="AML_APP_INSIGHTS_KEY",
-                    secure_value=pulumi.Output.secret(workspace.insights.instrumentation_key),
-                )
-            )
-        probe = aci.ContainerProbeArgs(
-            http_get=aci.ContainerHttpGetArgs(path="/", port=PORT, scheme=aci.Scheme.HTTP),
-            initial_delay_seconds=10,
-            period_seconds=10,
-            timeout_seconds=5,
-            failure_threshold=6,
-        )
         log_keys = operationalinsights.get_shared_keys_output(
             resource_group_name=rg,
             workspace_name=workspace.logs.name,
@@ -115,21 +105,10 @@ class AciTarget(pulumi.ComponentResource):
                 ),
             ),
             containers=[
-                aci.ContainerArgs(
-                    name="scoring",
-                    # Pinned by digest: a rebuilt image redeploys, a retagged one cannot sneak in.
-                    image=pulumi.Output.concat(
-                        registry.login_server, f"/{REPOSITORY}@", image.digest
-                    ),
-                    ports=[aci.ContainerPortArgs(port=PORT)],
-                    resources=aci.ResourceRequirementsArgs(
-                        requests=aci.ResourceRequestsArgs(
-                            cpu=cfg.aci_cpu, memory_in_gb=cfg.aci_memory_gb
-                        )
-                    ),
-                    environment_variables=env,
-                    liveness_probe=probe,
-                    readiness_probe=probe,
+                scoring_container(
+                    cfg,
+                    pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}@", image.digest),
+                    scoring_env(cfg, self.key, workspace.insights.instrumentation_key),
                 )
             ],
             diagnostics=aci.ContainerGroupDiagnosticsArgs(
@@ -141,10 +120,63 @@ class AciTarget(pulumi.ComponentResource):
                 )
             ),
             tags=common,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pull]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[after_roles(f"{name}-acr-pull-wait", [pull], self)],
+                replace_on_changes=REPLACE_ON_CHANGES,
+                delete_before_replace=True,
+            ),
         )
 
         fqdn = self.container_group.ip_address.apply(lambda ip: (ip.fqdn or "") if ip else "")
         self.scoring_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/score")
         self.swagger_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/swagger.json")
         self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri})
+
+
+def scoring_env(
+    cfg: StackConfig, key: pulumi.Input[str], insights_key: pulumi.Input[str]
+) -> list[aci.EnvironmentVariableArgs]:
+    """The inference server's settings; the key and the telemetry key only as secure values."""
+    # ACI has no router: the server itself stops a request after requestTimeoutMs (on AKS the
+    # endpoint's request settings do), and the App Insights switch is ours to set (on AKS,
+    # AzureML sets it from the deployment's appInsightsEnabled).
+    settings = server_env(cfg, cfg.require_key) | {
+        "SCORING_TIMEOUT_MS": str(cfg.request_timeout_ms),
+        "AML_APP_INSIGHTS_ENABLED": flag(cfg.app_insights),
+    }
+    env = [aci.EnvironmentVariableArgs(name=k, value=v) for k, v in settings.items()]
+    if cfg.require_key:
+        env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=key))
+    if cfg.app_insights:
+        env.append(
+            aci.EnvironmentVariableArgs(
+                name="AML_APP_INSIGHTS_KEY", secure_value=pulumi.Output.secret(insights_key)
+            )
+        )
+    return env
+
+
+def scoring_container(
+    cfg: StackConfig, image: pulumi.Input[str], env: list[aci.EnvironmentVariableArgs]
+) -> aci.ContainerArgs:
+    """The scoring container, one of the group's containers; `image` is pinned by digest, so a
+    rebuilt image redeploys and a retagged one cannot sneak in."""
+    probe = aci.ContainerProbeArgs(
+        http_get=aci.ContainerHttpGetArgs(path="/", port=PORT, scheme=aci.Scheme.HTTP),
+        initial_delay_seconds=10,
+        period_seconds=10,
+        timeout_seconds=5,
+        failure_threshold=6,
+    )
+    return aci.ContainerArgs(
+        name=SCORING,
+        image=image,
+        ports=[aci.ContainerPortArgs(port=PORT)],
+        resources=aci.ResourceRequirementsArgs(
+            requests=aci.ResourceRequestsArgs(cpu=cfg.aci_cpu, memory_in_gb=cfg.aci_memory_gb)
+        ),
+        environment_variables=env,
+        liveness_probe=probe,
+        readiness_probe=probe,
+    )

@@ -4,6 +4,12 @@ Files are uploaded one blob each into the assets container. Versions come from c
 the model's name and version from `model_artifacts/manifest.json` (training bumps the version
 when an artifact changes), the environment's and the code's from a hash of what they hold, so
 an unchanged file produces no diff and a changed one a new version.
+
+Registered versions are kept. AzureML's v2 assets are immutable and archived rather than deleted,
+and a rollout may go back to an earlier version: so the versions, their containers and the blobs
+they point at are retained when Pulumi replaces or deletes them (`retain_on_delete`; the
+workspace's own deletion removes them), and versions carry no tag that can change (the owner
+tag lives on the containers), since a tag change would PUT an immutable version.
 """
 
 import hashlib
@@ -18,7 +24,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
 from .config import StackConfig
-from .tags import tags
+from .tags import KEYS, tags
 from .workspace import Workspace
 
 ARTIFACTS = Path("model_artifacts")
@@ -133,6 +139,15 @@ def short(digest: str) -> str:
     return digest[:12]
 
 
+# What never changes for a stack; the other tags (the owner) go on the mutable containers.
+IMMUTABLE_TAGS = tuple(k for k in KEYS if k != "owner")
+
+
+def version_tags(cfg: StackConfig, digest: str) -> dict[str, str]:
+    common = tags(cfg)
+    return {**{k: common[k] for k in IMMUTABLE_TAGS}, "sha256": digest}
+
+
 class Assets(pulumi.ComponentResource):
     model_id: pulumi.Output[str]
     environment_id: pulumi.Output[str]
@@ -149,6 +164,8 @@ class Assets(pulumi.ComponentResource):
         common = tags(cfg)
         rg = workspace.resource_group_name
         ws = workspace.workspace_name
+        # Kept in the workspace when Pulumi replaces or deletes them (see the module docstring).
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
 
         def upload(logical: str, path: Path, blob_name: str) -> storage.Blob:
             return storage.Blob(
@@ -160,7 +177,7 @@ class Assets(pulumi.ComponentResource):
                 type=storage.BlobType.BLOCK,
                 content_type="application/octet-stream",
                 source=pulumi.FileAsset(path.as_posix()),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=kept,
             )
 
         # The model: one folder holding the pipeline, the classifier and the manifest.
@@ -178,7 +195,7 @@ class Assets(pulumi.ComponentResource):
                 description="Bank churn: preprocessing pipeline and XGBoost classifier",
                 tags=common,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         self.model = ml.ModelVersion(
             f"{name}-model-version",
@@ -190,10 +207,12 @@ class Assets(pulumi.ComponentResource):
                 model_type="custom_model",
                 model_uri=workspace.datastore_uri(model_folder),
                 description=f"{model.name} version {model.version} from manifest.json",
-                tags={**common, "sha256": model.digest},
+                tags=version_tags(cfg, model.digest),
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[model_container, workspace.datastore, *model_blobs]
+            opts=kept.merge(
+                pulumi.ResourceOptions(
+                    depends_on=[model_container, workspace.datastore, *model_blobs]
+                )
             ),
         )
 
@@ -210,7 +229,7 @@ class Assets(pulumi.ComponentResource):
                 description="AzureML inference base image with the locked serving pins",
                 tags=common,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         self.environment = ml.EnvironmentVersion(
             f"{name}-environment-version",
@@ -223,9 +242,9 @@ class Assets(pulumi.ComponentResource):
                 conda_file=conda,
                 os_type=ml.OperatingSystemType.LINUX,
                 auto_rebuild=ml.AutoRebuildSetting.DISABLED,
-                tags={**common, "sha256": env_digest},
+                tags=version_tags(cfg, env_digest),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[env_container]),
+            opts=kept.merge(pulumi.ResourceOptions(depends_on=[env_container])),
         )
 
         # The code: the entry script folder.
@@ -248,7 +267,7 @@ class Assets(pulumi.ComponentResource):
             properties=ml.CodeContainerPropertiesArgs(
                 description="The AzureML entry script", tags=common
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=kept,
         )
         self.code = ml.CodeVersion(
             f"{name}-code-version",
@@ -258,10 +277,12 @@ class Assets(pulumi.ComponentResource):
             workspace_name=ws,
             properties=ml.CodeVersionPropertiesArgs(
                 code_uri=workspace.datastore_uri(code_folder),
-                tags={**common, "sha256": code_hash},
+                tags=version_tags(cfg, code_hash),
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[code_container, workspace.datastore, *code_blobs]
+            opts=kept.merge(
+                pulumi.ResourceOptions(
+                    depends_on=[code_container, workspace.datastore, *code_blobs]
+                )
             ),
         )
 

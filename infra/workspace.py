@@ -14,6 +14,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from . import roles
 from .config import StackConfig
+from .propagation import after_roles
 from .tags import tags
 
 DATASTORE = "churn_assets"
@@ -154,7 +155,10 @@ class Workspace(pulumi.ComponentResource):
                 ),
                 tags=common,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.blob_reader]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[after_roles(f"{name}-blob-reader-wait", [self.blob_reader], self)],
+            ),
         )
 
         self.resource_group_name: pulumi.Output[str] = rg
