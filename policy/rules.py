@@ -39,6 +39,11 @@ RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 REQUIRED_TAGS = ("project", "stack", "owner")
+# AzureML asset versions are immutable: a tag that can change (the owner) would PUT a registered
+# version, which AzureML refuses. They carry only what never changes for a stack.
+ML_VERSIONS = (ML_MODEL, ML_ENVIRONMENT, ML_CODE)
+VERSION_TAGS = ("project", "stack")
+MUTABLE_TAGS = tuple(t for t in REQUIRED_TAGS if t not in VERSION_TAGS)
 # Types whose tags are a top-level input, and types (AzureML assets, their containers and
 # datastores) that keep them in properties.
 TAGGED = (
@@ -124,13 +129,6 @@ def storage_no_public_blobs(r: Resource) -> str | None:
     return None
 
 
-def storage_no_shared_key(r: Resource) -> str | None:
-    """Storage accounts refuse shared-key (account key) authorisation."""
-    if get(r.props, "allowSharedKeyAccess") is not False:
-        return "allowSharedKeyAccess should be false so that only Entra ID identities get in"
-    return None
-
-
 def storage_geo_redundant(r: Resource) -> str | None:
     """Storage accounts replicate to a second region."""
     sku = get(r.props, "sku", "name") or ""
@@ -171,9 +169,21 @@ def vault_purge_protection(r: Resource) -> str | None:
 
 
 def vault_firewall(r: Resource) -> str | None:
-    """Key vaults deny network access by default."""
-    if get(r.props, "properties", "networkAcls", "defaultAction") != "Deny":
-        return "properties.networkAcls.defaultAction should be Deny (reach the vault privately)"
+    """Key vaults deny network access by default and let trusted Azure services through."""
+    # The AzureML workspace reaches its vault as a trusted Microsoft service: a firewall without
+    # the AzureServices bypass breaks the workspace (Microsoft Learn, "Secure an Azure Machine
+    # Learning workspace with virtual networks", key vault section).
+    acls = get(r.props, "properties", "networkAcls")
+    bypass = str(get(acls, "bypass") or "")
+    if get(acls, "defaultAction") != "Deny":
+        return (
+            "properties.networkAcls could set defaultAction Deny with bypass AzureServices "
+            "(the workspace reaches its vault as a trusted service)"
+        )
+    if "AzureServices" not in bypass:
+        return (
+            "networkAcls denies by default without bypass AzureServices: the workspace is shut out"
+        )
     return None
 
 
@@ -226,14 +236,25 @@ def endpoint_auth(r: Resource) -> str | None:
     """AzureML online endpoints always require auth (key or token)."""
     mode = get(r.props, "properties", "authMode")
     if mode not in ("Key", "AMLToken", "AADToken"):
-        return f"properties.authMode is {mode!r}; it must be Key, AMLToken or AADToken"
+        # Kubernetes endpoints (with `compute`) have no Entra ID token auth: not offered there.
+        allowed = (
+            "Key or AMLToken"
+            if get(r.props, "properties", "compute")
+            else ("Key, AMLToken or AADToken")
+        )
+        return f"properties.authMode is {mode!r}; it must be {allowed}"
     return None
 
 
-def endpoint_token_auth(r: Resource) -> str | None:
-    """AzureML online endpoints use Entra ID tokens rather than keys."""
-    if get(r.props, "properties", "authMode") != "AADToken":
-        return "properties.authMode should be AADToken: Entra ID tokens expire, keys do not"
+def kubernetes_endpoint_auth_mode(r: Resource) -> str | None:
+    """AzureML Kubernetes online endpoints use key or AML token auth (no Entra ID tokens)."""
+    # "Authenticate clients for online endpoints" (Microsoft Learn): aad_token is for managed
+    # endpoints only; key and aml_token work on both. An endpoint with `compute` is on Kubernetes.
+    if get(r.props, "properties", "compute") and get(r.props, "properties", "authMode") not in (
+        "Key",
+        "AMLToken",
+    ):
+        return "properties.authMode must be Key or AMLToken on a Kubernetes online endpoint"
     return None
 
 
@@ -344,13 +365,6 @@ def aks_network_policy(r: Resource) -> str | None:
     return None
 
 
-def aks_local_accounts_off(r: Resource) -> str | None:
-    """AKS clusters disable local accounts."""
-    if get(r.props, "disableLocalAccounts") is not True:
-        return "disableLocalAccounts should be true (cluster access through Entra ID only)"
-    return None
-
-
 # --- monitoring ----------------------------------------------------------------------------------
 
 
@@ -375,12 +389,22 @@ def log_retention(r: Resource) -> str | None:
 
 
 def tags_present(r: Resource) -> str | None:
-    """Taggable resources carry the project, stack and owner tags."""
+    """Taggable resources carry the project, stack and owner tags (asset versions: project and
+    stack)."""
     where = ("properties", "tags") if r.type in TAGGED_IN_PROPERTIES else ("tags",)
     found = get(r.props, *where)
-    missing = [t for t in REQUIRED_TAGS if not get(found, t)]
+    required = VERSION_TAGS if r.type in ML_VERSIONS else REQUIRED_TAGS
+    missing = [t for t in required if not get(found, t)]
     if missing:
         return f"missing tag(s) {', '.join(missing)}"
+    return None
+
+
+def versions_without_mutable_tags(r: Resource) -> str | None:
+    """AzureML asset versions carry no tag that can change (such as the owner)."""
+    found = [t for t in MUTABLE_TAGS if get(get(r.props, "properties", "tags"), t) is not None]
+    if found:
+        return f"tag(s) {', '.join(found)} can change, and a change would PUT an immutable version"
     return None
 
 
@@ -418,7 +442,6 @@ RULES: tuple[Rule, ...] = (
     rule("storage-min-tls-1-2", M, "CKV_AZURE_44", (STORAGE_ACCOUNT,), storage_min_tls),
     rule("storage-no-public-blob-access", M, "CKV_AZURE_190", (STORAGE_ACCOUNT,), storage_no_public_blobs),
     rule("storage-container-private", M, "CKV_AZURE_34", (BLOB_CONTAINER,), container_private),
-    rule("storage-shared-key-off", A, "CKV2_AZURE_40", (STORAGE_ACCOUNT,), storage_no_shared_key),
     rule("storage-geo-redundant", A, "CKV_AZURE_206", (STORAGE_ACCOUNT,), storage_geo_redundant),
     rule("keyvault-rbac", M, "Azure Policy: Key Vault should use RBAC permission model", (VAULT,), vault_rbac),
     rule("keyvault-soft-delete", M, "CKV_AZURE_42", (VAULT,), vault_soft_delete),
@@ -430,7 +453,7 @@ RULES: tuple[Rule, ...] = (
     rule("ml-workspace-public-access-explicit", M, "this project", (ML_WORKSPACE,), workspace_public_access_explicit),
     rule("ml-workspace-private", A, "CKV_AZURE_144", (ML_WORKSPACE,), workspace_private),
     rule("ml-endpoint-auth-required", M, "this project", (ML_ENDPOINT,), endpoint_auth),
-    rule("ml-endpoint-token-auth", A, "Azure security baseline for AzureML (Entra ID auth)", (ML_ENDPOINT,), endpoint_token_auth),
+    rule("ml-kubernetes-endpoint-auth-mode", M, "Microsoft Learn: aad_token is for managed endpoints only", (ML_ENDPOINT,), kubernetes_endpoint_auth_mode),
     rule("ml-deployment-probes", A, "this project", (ML_DEPLOYMENT,), deployment_probes),
     rule("ml-deployment-app-insights", A, "this project", (ML_DEPLOYMENT,), deployment_app_insights),
     rule("ml-compute-local-auth-off", A, "CKV_AZURE_142 (compute clusters)", (ML_COMPUTE,), compute_local_auth_off),
@@ -441,10 +464,10 @@ RULES: tuple[Rule, ...] = (
     rule("aks-managed-identity", M, "Azure security baseline (managed identities)", (CLUSTER,), aks_managed_identity),
     rule("aks-autoscaling", M, "this project", (CLUSTER,), aks_autoscaling),
     rule("aks-network-policy", A, "CKV_AZURE_7", (CLUSTER,), aks_network_policy),
-    rule("aks-local-accounts-off", A, "CKV_AZURE_141", (CLUSTER,), aks_local_accounts_off),
     rule("appinsights-workspace-based", M, "this project (classic App Insights is retired)", (APP_INSIGHTS,), insights_workspace_based),
     rule("log-retention-90-days", M, "this project", (LOG_WORKSPACE,), log_retention),
     rule("tags-required", M, "this project", TAGGED + TAGGED_IN_PROPERTIES, tags_present),
+    rule("ml-versions-immutable-tags", M, "this project (asset versions are immutable)", ML_VERSIONS, versions_without_mutable_tags),
     rule("stateful-resources-protected", M, "this project", STATEFUL, stateful_protected),
     rule("images-pinned-by-digest", M, "this project", (CONTAINER_GROUP, ML_ENVIRONMENT), images_pinned),
 )  # fmt: skip

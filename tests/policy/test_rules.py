@@ -28,9 +28,6 @@ CASES: dict[str, tuple[str, dict, dict]] = {
     "storage-container-private": (
         r.BLOB_CONTAINER, {"publicAccess": "None"}, {"publicAccess": "Blob"}
     ),
-    "storage-shared-key-off": (
-        r.STORAGE_ACCOUNT, {"allowSharedKeyAccess": False}, {"allowSharedKeyAccess": True}
-    ),
     "storage-geo-redundant": (
         r.STORAGE_ACCOUNT, {"sku": {"name": "Standard_GRS"}}, {"sku": {"name": "Standard_LRS"}}
     ),
@@ -49,8 +46,8 @@ CASES: dict[str, tuple[str, dict, dict]] = {
     ),
     "keyvault-firewall": (
         r.VAULT,
-        {"properties": {"networkAcls": {"defaultAction": "Deny"}}},
-        {"properties": {"networkAcls": {"defaultAction": "Allow"}}},
+        {"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"}}},
+        {"properties": {"networkAcls": {"defaultAction": "Deny", "bypass": "None"}}},
     ),
     "acr-admin-user-off": (r.REGISTRY, {"adminUserEnabled": False}, {"adminUserEnabled": True}),
     "acr-anonymous-pull-off": (
@@ -68,10 +65,10 @@ CASES: dict[str, tuple[str, dict, dict]] = {
     "ml-endpoint-auth-required": (
         r.ML_ENDPOINT, {"properties": {"authMode": "Key"}}, {"properties": {"authMode": "None"}}
     ),
-    "ml-endpoint-token-auth": (
+    "ml-kubernetes-endpoint-auth-mode": (
         r.ML_ENDPOINT,
-        {"properties": {"authMode": "AADToken"}},
-        {"properties": {"authMode": "Key"}},
+        {"properties": {"authMode": "AMLToken", "compute": "/computes/aks"}},
+        {"properties": {"authMode": "AADToken", "compute": "/computes/aks"}},
     ),
     "ml-deployment-probes": (
         r.ML_DEPLOYMENT,
@@ -129,15 +126,17 @@ CASES: dict[str, tuple[str, dict, dict]] = {
     "aks-network-policy": (
         r.CLUSTER, {"networkProfile": {"networkPolicy": "azure"}}, {"networkProfile": {}}
     ),
-    "aks-local-accounts-off": (
-        r.CLUSTER, {"disableLocalAccounts": True}, {"disableLocalAccounts": False}
-    ),
     "appinsights-workspace-based": (
         r.APP_INSIGHTS,
         {"workspaceResourceId": "/subscriptions/s/logs", "ingestionMode": "LogAnalytics"},
         {"ingestionMode": "ApplicationInsights"},
     ),
     "log-retention-90-days": (r.LOG_WORKSPACE, {"retentionInDays": 90}, {"retentionInDays": 30}),
+    "ml-versions-immutable-tags": (
+        r.ML_MODEL,
+        {"properties": {"tags": {"project": "churn-scoring", "stack": "prod", "sha256": "ab"}}},
+        {"properties": {"tags": TAGS}},
+    ),
     "tags-required": (r.STORAGE_ACCOUNT, {"tags": TAGS}, {"tags": {"project": "churn-scoring"}}),
     "stateful-resources-protected": (r.VAULT, {}, {}),
     "images-pinned-by-digest": (
@@ -187,7 +186,8 @@ def test_bad_resource_fails_with_a_sentence(name):
         (r.ML_ENVIRONMENT, {"properties": {"image": "mcr.microsoft.com/azureml/x:1.0"}}, "a tag"),
         (r.ML_ENVIRONMENT, {"properties": {"image": f"mcr.microsoft.com/a/x:1{DIGEST}"}}, None),
         (r.ML_MODEL, {"properties": {"tags": TAGS}}, None),
-        (r.ML_MODEL, {"tags": TAGS, "properties": {}}, "missing tag(s) project, stack, owner"),
+        (r.ML_MODEL, {"tags": TAGS, "properties": {}}, "missing tag(s) project, stack"),
+        (r.ML_MODEL_CONTAINER, {"properties": {}}, "missing tag(s) project, stack, owner"),
     ],
 )
 def test_rules_that_read_several_shapes(kind, props, expected):
@@ -240,3 +240,38 @@ def test_secret_like_variables(name, value, flagged):
     props = {"containers": [{"environmentVariables": [{"name": name, "value": value}]}]}
     message = r.aci_secure_values(Resource(r.CONTAINER_GROUP, props))
     assert (message is not None) == flagged
+
+
+# Advice that this design cannot follow without breaking its own deploy: the Blob uploads and the
+# AzureML datastore use the storage account key; AzureML's Kubernetes extension needs the
+# cluster's local accounts; Kubernetes online endpoints have no Entra ID token auth.
+BREAKS_THE_DEPLOY = {
+    "storage-shared-key-off": (r.STORAGE_ACCOUNT, {}, "allowSharedKeyAccess"),
+    "aks-local-accounts-off": (r.CLUSTER, {}, "disableLocalAccounts"),
+    "ml-endpoint-token-auth": (r.ML_ENDPOINT, {"properties": {"compute": "/c/aks"}}, "AADToken"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BREAKS_THE_DEPLOY))
+def test_no_rule_points_at_a_change_that_breaks_the_deploy(name):
+    kind, props, word = BREAKS_THE_DEPLOY[name]
+    assert name not in {rule.name for rule in RULES}
+    for rule in RULES:
+        if rule.applies_to(kind):
+            assert word not in (rule.check(Resource(kind, props)) or ""), rule.name
+
+
+def test_a_kubernetes_endpoint_may_not_ask_for_entra_tokens_but_a_managed_one_may():
+    check = by_name("ml-kubernetes-endpoint-auth-mode").check
+    assert check(Resource(r.ML_ENDPOINT, {"properties": {"authMode": "AADToken"}})) is None
+    k8s = {"authMode": "Key", "compute": "/computes/aks"}
+    assert check(Resource(r.ML_ENDPOINT, {"properties": k8s})) is None
+    assert check(Resource(r.ML_ENDPOINT, {"properties": {**k8s, "authMode": "AADToken"}}))
+
+
+def test_the_vault_firewall_advice_keeps_the_trusted_services_bypass():
+    check = by_name("keyvault-firewall").check
+    advice = check(Resource(r.VAULT, {"properties": {}}))
+    assert advice and "AzureServices" in advice
+    deny_only = {"properties": {"networkAcls": {"defaultAction": "Deny"}}}
+    assert "AzureServices" in (check(Resource(r.VAULT, deny_only)) or "")
