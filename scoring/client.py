@@ -3,10 +3,15 @@
     python -m scoring.client --endpoint http://localhost:5001/score
     python -m scoring.client --endpoint URL --key KEY --csv customers.csv
     python -m scoring.client --stack dev --expect stay
+    python -m scoring.client --stack dev --check
 
 The endpoint and its key come from `--endpoint/--key`, or from the outputs of a Pulumi stack
 (`--stack dev|prod`, through `pulumi stack output --json --show-secrets`). `--aad` asks
 azure-identity for an Azure AD token instead of a key, for endpoints that use token auth.
+
+`--check` runs the service contract against the endpoint instead (scoring/smoke.py): the sample
+customer stays, no key gets 401, a bad row gets 400 with its reason, the Swagger document is
+served; it waits with backoff for an endpoint that is still starting, and prints one line a check.
 
 Any failure (HTTP error, time-out, malformed answer, wrong decision under `--expect`) prints one
 sentence on stderr and exits non-zero, so CI can use this as a smoke test.
@@ -217,14 +222,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--expect", choices=["stay", "leave"], help="fail unless every row gets this decision"
     )
+    parser.add_argument(
+        "--check", action="store_true", help="check the service contract (see scoring/smoke.py)"
+    )
     args = parser.parse_args(argv)
     if args.key and args.aad:
         parser.error("--key and --aad are alternatives; give one")
     if args.stack and args.key:
         parser.error("--stack reads the key from the stack; do not also give --key")
+    if args.check and (args.csv or args.expect):
+        parser.error("--check scores its own rows; do not also give --csv or --expect")
     if args.batch_size < 1 or args.timeout <= 0:
         parser.error("--batch-size and --timeout must be positive")
     return args
+
+
+def check(endpoint: str, token: str | None, timeout: float) -> int:
+    from . import smoke
+
+    outcomes = smoke.run_checks(endpoint, token, SAMPLE_CUSTOMER, smoke.Patient(timeout))
+    for outcome in outcomes:
+        print(outcome.line())
+    return 1 if any(o.ok is False for o in outcomes) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             target = Target(args.endpoint, args.key)
         token = aad_token() if args.aad else target.key
+        if args.check:
+            return check(target.endpoint, token, args.timeout)
         rows = read_csv(args.csv) if args.csv else [SAMPLE_CUSTOMER]
         results = []
         for start in range(0, len(rows), args.batch_size):
