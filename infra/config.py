@@ -53,6 +53,8 @@ class StackConfig:
     log_retention_days: int
     protect: bool
     purge_protection: bool
+    # CI: the object id of the pull-request preview identity's service principal ("" for none)
+    preview_principal_id: str = ""
 
     @property
     def require_key(self) -> bool:
@@ -157,4 +159,10 @@ def load(
         log_retention_days=_int(cfg, "logRetentionDays", 30, 730),
         protect=_bool(cfg, "protect"),
         purge_protection=_bool(cfg, "purgeProtection"),
+        preview_principal_id=_match(
+            cfg,
+            "previewPrincipalId",
+            r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+            "empty, or the object id (a lowercase GUID) of the preview identity's service principal",
+        ),
     )

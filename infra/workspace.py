@@ -18,6 +18,9 @@ from .propagation import after_roles
 from .tags import tags
 
 DATASTORE = "churn_assets"
+# Built-in "Log Analytics Contributor" (Microsoft Learn, "Azure built-in roles"): includes
+# Microsoft.OperationalInsights/workspaces/sharedKeys/action.
+LOG_ANALYTICS_CONTRIBUTOR = "92aaf0da-9dab-42b6-94a3-d43ce8d16293"
 
 
 class Workspace(pulumi.ComponentResource):
@@ -87,6 +90,20 @@ class Workspace(pulumi.ComponentResource):
             tags=common,
             opts=stateful,
         )
+        if cfg.preview_principal_id:
+            # The ACI target reads the workspace's shared key on every run, previews included: a
+            # POST action (sharedKeys/action) that the preview identity's Reader does not grant.
+            # Assigned here, it comes back with the workspace whenever the resource group does.
+            authorization.RoleAssignment(
+                f"{name}-preview-logs",
+                scope=self.logs.id,
+                principal_id=cfg.preview_principal_id,
+                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+                role_definition_id=roles.role_definition_id(
+                    self.subscription_id, LOG_ANALYTICS_CONTRIBUTOR
+                ),
+                opts=child,
+            )
         self.insights = applicationinsights.Component(
             f"{name}-appi",
             resource_group_name=rg,
