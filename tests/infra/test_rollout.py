@@ -169,3 +169,14 @@ def test_deployment_names_are_valid_azureml_names():
 def test_the_committed_rollout_plan_is_what_the_program_declares():
     expected = snapshot_path("prod-rollout").read_text()
     assert plan_text("prod-rollout") == expected, "review the change, then run `make plan-update`"
+
+
+def test_the_rollout_guide_pins_a_release_the_program_accepts_and_names_it_as_shown():
+    import yaml
+
+    guide = (ROOT / "docs/rollout.md").read_text()
+    block = guide.split("```yaml\n", 1)[1].split("```", 1)[0]
+    pinned = release.parse(yaml.safe_load(block)["config"]["churn-scoring:stableRelease"])
+    assert pinned.deployment_name in guide
+    workflow = (ROOT / ".github/workflows/up.yml").read_text()
+    assert all(name in workflow for name in ("MAX_DELTA_P_LEAVE", "MAX_FLIPS", "infra.compare"))
