@@ -161,30 +161,27 @@ class OnlineService(pulumi.ComponentResource):
         )
 
         # On Kubernetes the model and code are downloaded, and the image pulled, under the
-        # endpoint's system-assigned identity. AzureML itself grants it Blob Data Reader only on
-        # the workspace's default datastore ("Access Azure resources from an online endpoint with
-        # a managed identity"), while the assets here live in a datastore of their own and the
-        # image in the workspace registry: so both grants are made here, before any deployment.
+        # endpoint's system-assigned identity. AzureML grants that identity AcrPull on the
+        # workspace's registry (this one) and Storage Blob Data Reader on the workspace's default
+        # datastore only ("Automatic role assignment for endpoint identity",
+        # concept-endpoints-online-auth). The assets live in a container of their own, so the
+        # identity is granted reading that container; repeating AzureML's own assignments would
+        # fail (ARM refuses a second identical assignment). The wait covers both.
         principal = self.endpoint.identity.apply(lambda i: (i.principal_id or "") if i else "")
-        subscription = workspace.subscription_id
-        grants = {
-            label: authorization.RoleAssignment(
-                f"{name}-endpoint-{label}",
-                scope=scope,
-                principal_id=principal,
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                role_definition_id=roles.role_definition_id(subscription, role),
-                opts=child,
-            )
-            for label, scope, role in (
-                ("blob-reader", workspace.storage_account.id, roles.STORAGE_BLOB_DATA_READER),
-                ("acr-pull", workspace.registry.id, roles.ACR_PULL),
-            )
-        }
+        reader = authorization.RoleAssignment(
+            f"{name}-endpoint-blob-reader",
+            scope=workspace.container.id,
+            principal_id=principal,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=roles.role_definition_id(
+                workspace.subscription_id, roles.STORAGE_BLOB_DATA_READER
+            ),
+            opts=child,
+        )
         granted = time.Sleep(
             f"{name}-endpoint-grants-propagation",
             create_duration=RBAC_PROPAGATION,
-            triggers={label: grant.id for label, grant in grants.items()},
+            triggers={"blob-reader": reader.id, "endpoint": self.endpoint.id},
             opts=child,
         )
 
