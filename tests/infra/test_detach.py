@@ -1,12 +1,16 @@
 """The compute's teardown against a local stand-in for the ARM REST API (127.0.0.1, free port)."""
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from pulumi.dynamic.dynamic import serialize_provider
 
 from infra.armrest import ArmError
 from infra.detach import API_VERSION, ComputeDetachProvider
+from infra.testing import ROOT
 from tests.stubhttp import StubHandler, stub_server
 
 COMPUTE = (
@@ -82,3 +86,19 @@ def test_create_calls_nothing_and_another_compute_replaces_detach_first():
     moved = p.diff("id", {"compute_id": COMPUTE}, {"compute_id": COMPUTE + "2"})
     assert moved.replaces == ["compute_id"] and moved.delete_before_replace
     assert not p.diff("id", {"compute_id": COMPUTE}, {"compute_id": COMPUTE}).changes
+
+
+def test_the_provider_survives_the_trip_to_the_dynamic_provider_host():
+    """Pulumi pickles the provider into the state and unpickles it in another process."""
+    blob = serialize_provider(ComputeDetachProvider())
+    host = (
+        "import base64, sys, dill\n"
+        "provider = dill.loads(base64.b64decode(sys.stdin.read()))\n"
+        "print(type(provider).__name__, provider.arm, provider.deadline_s)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", host], check=False, input=blob, cwd=ROOT, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ComputeDetachProvider", "https://management.azure.com", "900.0"]
