@@ -123,7 +123,10 @@ class KubernetesCompute(pulumi.ComponentResource):
             ],
             tags=common,
             # The profiles only seed the cluster: AKS lists the serving pool below among them
-            # too, and the autoscaler owns the counts, so a later PUT must not send them.
+            # too, and the autoscaler owns the counts, so a later PUT must not send them. The
+            # seeded system pool is never renamed or deleted, so the cluster's PUT never adds or
+            # drops a pool, which AKS refuses outside the agent pool API (the failure in
+            # pulumi/pulumi-azure-native#2719, where the seeded pool had been rotated away).
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["agentPoolProfiles"]),
         )
         # The serving nodes. AKS refuses to change a pool's VM size in place, so the pool is
