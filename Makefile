@@ -61,10 +61,11 @@ STACK ?= dev
 plan: setup
 	$(RUN) python -m infra.plan $(STACK)
 
-# Refreshes the committed snapshots plan/dev.txt and plan/prod.txt that the tests compare against.
+# Refreshes the committed snapshots plan/*.txt (dev, prod, prod during a rollout) that the tests compare against.
 plan-update: setup
 	$(RUN) python -m infra.plan dev --write >/dev/null
 	$(RUN) python -m infra.plan prod --write >/dev/null
+	$(RUN) python -m infra.plan prod-rollout --write >/dev/null
 
 # Monthly list price of STACK at its configured sizes, from the public Azure Retail Prices API.
 cost: setup

@@ -2,20 +2,23 @@
 
 import pulumi
 
-from infra import config, outputs
+from infra import config, outputs, release
 from infra.aci import AciTarget
-from infra.aks import AksTarget
 from infra.assets import Assets
+from infra.kubernetes import KubernetesCompute
+from infra.online import OnlineService
 from infra.workspace import Workspace
 
 cfg = config.load()
+repository = release.repository_release()
+split = release.traffic_split(cfg.stable_release, repository, cfg.candidate_traffic)
 workspace = Workspace(cfg.name_prefix, cfg)
 assets = Assets(cfg.name_prefix, cfg, workspace)
-target = (
-    AciTarget(cfg.name_prefix, cfg, workspace)
-    if cfg.target == "aci"
-    else AksTarget(cfg.name_prefix, cfg, workspace, assets)
-)
+if cfg.target == "aci":
+    target = AciTarget(cfg.name_prefix, cfg, workspace)
+else:
+    compute = KubernetesCompute(cfg.name_prefix, cfg, workspace)
+    target = OnlineService(cfg.name_prefix, cfg, workspace, assets, compute.compute_id, split)
 
 pulumi.export(outputs.SCORING_URI, target.scoring_uri)
 pulumi.export(outputs.SWAGGER_URI, target.swagger_uri)
@@ -23,3 +26,4 @@ pulumi.export(outputs.SCORING_KEY, target.key)
 pulumi.export(outputs.WORKSPACE, workspace.workspace_name)
 pulumi.export(outputs.RESOURCE_GROUP, workspace.resource_group_name)
 pulumi.export(outputs.TARGET, cfg.target)
+pulumi.export(outputs.RELEASE, repository.as_dict())

@@ -4,12 +4,15 @@ Every key is declared in `Pulumi.yaml` with its type, description and default; t
 only override. A bad or missing value raises `ConfigError` naming the key and what it accepts.
 """
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypeVar, cast
 
 import pulumi
+
+from .release import ALLOWED, Release, parse
 
 Target = Literal["aci", "aks"]
 Auth = Literal["key", "none"]
@@ -55,6 +58,9 @@ class StackConfig:
     purge_protection: bool
     # CI: the object id of the pull-request preview identity's service principal ("" for none)
     preview_principal_id: str = ""
+    # prod rollout: the release serving most traffic (None: the repository's) and the candidate's share
+    stable_release: Release | None = None
+    candidate_traffic: int = 0
 
     @property
     def require_key(self) -> bool:
@@ -65,6 +71,8 @@ class Source(Protocol):
     """Where values come from: `pulumi.Config` in the program, `Values` in offline tools."""
 
     def require(self, key: str) -> str: ...
+
+    def get(self, key: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,9 @@ class Values:
         if key not in self.values:
             raise ConfigError(key, None, "a value in Pulumi.yaml or the stack file")
         return self.values[key]
+
+    def get(self, key: str) -> str | None:
+        return self.values.get(key)
 
 
 def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
@@ -118,6 +129,17 @@ def _match(cfg: Source, key: str, pattern: str, allowed: str) -> str:
     if not re.fullmatch(pattern, value):
         raise ConfigError(key, value, allowed)
     return value
+
+
+def _release(cfg: Source, key: str) -> Release | None:
+    """An optional object key, such as `stableRelease: {model: "3", code: ..., environment: ...}`."""
+    raw = cfg.get(key)
+    if raw is None:
+        return None
+    try:
+        return parse(json.loads(raw))
+    except ValueError as error:  # bad JSON or a bad release
+        raise ConfigError(key, raw, f"{ALLOWED} ({error})") from None
 
 
 def load(
@@ -165,4 +187,6 @@ def load(
             r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
             "empty, or the object id (a lowercase GUID) of the preview identity's service principal",
         ),
+        stable_release=_release(cfg, "stableRelease"),
+        candidate_traffic=_int(cfg, "candidateTraffic", 0, 100),
     )

@@ -6,5 +6,7 @@ SCORING_KEY = "scoringKey"
 WORKSPACE = "workspaceName"
 RESOURCE_GROUP = "resourceGroupName"
 TARGET = "target"
+# The release the repository declares: {"model", "code", "environment"} version strings.
+RELEASE = "release"
 
-ALL = (SCORING_URI, SWAGGER_URI, SCORING_KEY, WORKSPACE, RESOURCE_GROUP, TARGET)
+ALL = (SCORING_URI, SWAGGER_URI, SCORING_KEY, WORKSPACE, RESOURCE_GROUP, TARGET, RELEASE)

@@ -1,7 +1,8 @@
 """`python -m infra.plan STACK [--write]`: the stack's resource plan, offline, from the mocks.
 
 Prints what `infra.testing.run_program` records for the stack; `--write` also refreshes the
-committed snapshot `plan/STACK.txt` that the tests compare against.
+committed snapshot `plan/STACK.txt` that the tests compare against. STACK may also name a
+scenario below: a stack with config overrides, such as prod during a rollout.
 """
 
 import argparse
@@ -10,6 +11,11 @@ import sys
 from .testing import ROOT, content_masks, render_plan, run_program
 
 SNAPSHOTS = ROOT / "plan"
+# An older stable release serving 90%, the repository's release as a candidate at 10%.
+ROLLOUT_STABLE = {"model": "1", "code": "5e7d1c2b9a04", "environment": "3f0a8e6d2c71"}
+SCENARIOS = {
+    "prod-rollout": ("prod", {"stableRelease": ROLLOUT_STABLE, "candidateTraffic": 10}),
+}
 
 
 def snapshot_path(stack: str):
@@ -17,12 +23,15 @@ def snapshot_path(stack: str):
 
 
 def plan_text(stack: str) -> str:
-    return render_plan(run_program(stack), content_masks())
+    base, overrides = SCENARIOS.get(stack, (stack, {}))
+    program = run_program(base, overrides=overrides)
+    program.stack = stack
+    return render_plan(program, content_masks())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("stack", help="dev or prod (reads Pulumi.<stack>.yaml)")
+    parser.add_argument("stack", help="dev, prod (reads Pulumi.<stack>.yaml) or prod-rollout")
     parser.add_argument("--write", action="store_true", help="refresh plan/<stack>.txt")
     args = parser.parse_args(argv)
     text = plan_text(args.stack)

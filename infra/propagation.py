@@ -2,8 +2,8 @@
 
 ARM answers a role assignment's PUT before every authorisation cache has it: a container group
 that pulls with a just-assigned AcrPull, or a datastore checked with a just-assigned blob reader,
-can be refused for a while ("Troubleshoot Azure RBAC", Microsoft Learn: changes can take minutes to
-take effect; the documented remedy is to wait and retry). A `time.Sleep` after the assignments,
+can be refused for a while ("Troubleshoot Azure RBAC", Microsoft Learn: "it can take up to 10
+minutes for changes to take effect"; the documented remedy is to wait and retry). A `time.Sleep` after the assignments,
 on which the consumer depends, makes a first `pulumi up` wait once instead of failing; it waits
 again only when an assignment is replaced (its id is a trigger), never on an unchanged update.
 """
@@ -14,7 +14,7 @@ import pulumi
 import pulumiverse_time as time
 from pulumi_azure_native import authorization
 
-ROLE_PROPAGATION = "90s"
+ROLE_PROPAGATION = "120s"
 
 
 def after_roles(

@@ -39,6 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 TENANT = "00000000-0000-0000-0000-000000000002"
 SECRET = "[secret]"
+ASSET_KINDS = {
+    "ModelVersion": "models",
+    "CodeVersion": "codes",
+    "EnvironmentVersion": "environments",
+}
 
 
 @dataclass
@@ -56,6 +61,7 @@ class DeclaredResource:
     protect: bool
     dependencies: list[str]
     ignore_changes: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
 
     def get(self, path: str) -> Any:
         """An input by dotted path: `get("properties.authMode")`, `get("containers.0.image")`."""
@@ -157,9 +163,14 @@ class AzureMocks(pulumi.runtime.Mocks):
                 **identity,
                 "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]},
             }
-        if typ.endswith("Version") and "version" in inputs:
-            # Asset versions are addressed by name and version, as in the workspace.
-            resource_id = f"{resource_id}/{inputs.get('name')}/versions/{inputs['version']}"
+        kind = ASSET_KINDS.get(typ.split(":")[-1])
+        if kind and "version" in inputs:
+            # Asset versions are addressed by name and version inside their workspace, as ARM does.
+            resource_id = (
+                f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{rg}/providers/"
+                f"Microsoft.MachineLearningServices/workspaces/{inputs.get('workspaceName')}/"
+                f"{kind}/{inputs.get('name')}/versions/{inputs['version']}"
+            )
         if typ == "azure-native:resources:ResourceGroup":
             resource_id = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{name}"
         elif typ == "azure-native:containerregistry:Registry":
@@ -184,6 +195,7 @@ class AzureMocks(pulumi.runtime.Mocks):
             outs["ipAddress"] = ip
         elif typ == "azure-native:machinelearningservices:OnlineEndpoint":
             base = f"http://20.0.0.10/api/v1/endpoint/{name}"
+            outs["identity"] = {**inputs.get("identity", {}), "principalId": f"{name}-principal"}
             outs["properties"] = {
                 **inputs.get("properties", {}),
                 "scoringUri": f"{base}/score",
@@ -260,6 +272,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=bool(request.protect),
                 dependencies=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
             )
         )
         return response
@@ -315,7 +328,7 @@ def run_program(
 def content_masks(root: Path = ROOT) -> dict[str, str]:
     """Content hashes shown by name in the plan, so editing the entry script or retraining
     does not rewrite the snapshot (the model's version still shows)."""
-    from . import assets, image
+    from . import assets, image, release
 
     with _cwd(root):
         model = assets.read_model()
@@ -329,6 +342,10 @@ def content_masks(root: Path = ROOT) -> dict[str, str]:
     for label, digest in named.items():
         masks[digest] = f"<{label}>"
         masks[assets.short(digest)] = f"<{label}>"
+    # The repository's deployment is named after its release (infra/release.py).
+    with _cwd(root):
+        repository = release.repository_release()
+    masks[repository.deployment_name] = f"m{repository.model}-c<code>-e<environment>"
     return masks
 
 
@@ -374,4 +391,8 @@ def render_plan(program: Program, masks: Mapping[str, str] | None = None) -> str
     for key in sorted(program.outputs):
         out = program.outputs[key]
         lines.append(f"    {key} = {SECRET if out.secret else show(out.value)}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # Names and paths may hold a content hash too (a deployment is named after its release).
+    for digest, label in sorted((masks or {}).items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(digest, label)
+    return text

@@ -4,82 +4,94 @@ An endpoint's `traffic` may only name deployments that already exist, and the de
 the endpoint first. So the endpoint is declared without traffic, the deployment after it, and this
 resource last: it reads the endpoint through the ARM REST API, sets `properties.traffic` and PUTs
 it back (the documented way; the endpoint's PATCH only carries identity and tags), then waits for
-the long-running operation. Deleting it sets traffic back to nothing, which lets the deployment be
-deleted. Credentials come from `azure-identity` (`az login`, a managed identity or environment
+the long-running operation, within an overall deadline. Before it does, every deployment the split
+names must exist and every one given a share must have provisioned. Deleting it sets traffic back
+to nothing, which lets the deployments be deleted; a deployment dropped from the split loses its
+traffic in the update phase, before Pulumi deletes it at the end of the run. Credentials come from `azure-identity` (`az login`, a managed identity or environment
 variables), resolved at call time so nothing secret is pickled into the state.
 """
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
 import requests
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from .arm import ARM, arm_token
+from .arm import ARM
+from .armrest import TIMEOUT_S, ArmClient, ArmError, TokenSource, body_of
 
 API_VERSION = "2025-12-01"
-TIMEOUT_S = 60
 # Fields ARM computes; sending them back in a PUT is refused or ignored.
 READ_ONLY = {"provisioningState", "scoringUri", "swaggerUri", "openapiUri"}
+# A deployment still on its way may be waited for; one that failed or is going away may not.
+SETTLING = {"Creating", "Updating", "Scaling"}
 
-TokenSource = Callable[[], str]
 
-
-class TrafficError(RuntimeError):
+class TrafficError(ArmError):
     pass
 
 
-class TrafficProvider(ResourceProvider):
-    """`arm`, `token` and `poll_s` are injectable so tests can run it against a local server."""
+class TrafficProvider(ResourceProvider, ArmClient):
+    """Never routes to a deployment that is not ready: every deployment the split names must
+    exist, and one that gets a share must have provisioned (`Succeeded`); one still settling is
+    waited for within the deadline. Every wait is bounded by `deadline_s`."""
 
     serialize_as_secret_always = False
+    error = TrafficError
 
     def __init__(
-        self, arm: str = ARM, token: TokenSource | None = None, poll_s: float = 10.0
+        self,
+        arm: str = ARM,
+        token: TokenSource | None = None,
+        poll_s: float = 10.0,
+        deadline_s: float = 1800.0,
     ) -> None:
-        super().__init__()
-        self.arm = arm.rstrip("/")
-        self.token = token
-        self.poll_s = poll_s
+        ResourceProvider.__init__(self)
+        ArmClient.__init__(self, arm, token, poll_s, deadline_s)
 
     # -- REST -------------------------------------------------------------------------------
-    def _session(self) -> requests.Session:
-        session = requests.Session()
-        token = (self.token or arm_token)()
-        session.headers["Authorization"] = f"Bearer {token}"
-        return session
+    def _url(self, endpoint_id: str, path: str = "") -> str:
+        return self.url(endpoint_id + path, API_VERSION)
 
-    def _url(self, endpoint_id: str) -> str:
-        return f"{self.arm}{endpoint_id}?api-version={API_VERSION}"
-
-    def _wait(self, session: requests.Session, response: requests.Response) -> None:
-        """Follows the Azure-AsyncOperation (or Location) header until the operation ends."""
-        monitor = response.headers.get("Azure-AsyncOperation") or response.headers.get("Location")
-        while monitor:
-            poll = session.get(monitor, timeout=TIMEOUT_S)
-            if poll.status_code == 202:
-                time.sleep(self.poll_s)
-                continue
-            if poll.status_code >= 400:
-                raise TrafficError(f"polling {monitor} failed ({poll.status_code}): {poll.text}")
-            status = poll.json().get("status", "Succeeded")
-            if status == "Succeeded":
-                return
-            if status in ("Failed", "Canceled"):
-                raise TrafficError(f"setting traffic ended {status}: {poll.text[:500]}")
-            time.sleep(self.poll_s)
+    def _check_ready(
+        self, session: requests.Session, endpoint_id: str, traffic: Mapping[str, int]
+    ) -> None:
+        deadline = None
+        for name, share in sorted(traffic.items()):
+            while True:
+                answer = session.get(
+                    self._url(endpoint_id, f"/deployments/{name}"), timeout=TIMEOUT_S
+                )
+                if answer.status_code == 404:
+                    raise TrafficError(f"traffic names deployment {name}, which does not exist")
+                if answer.status_code != 200:
+                    raise TrafficError(f"reading deployment {name} failed ({answer.status_code})")
+                body = body_of(answer) or {}
+                state = (body.get("properties") or {}).get("provisioningState", "")
+                if state == "Succeeded" or (share == 0 and state in SETTLING):
+                    break
+                if state not in SETTLING:
+                    raise TrafficError(
+                        f"deployment {name} is {state or 'in no known state'}: "
+                        f"refusing to give it {share}% of the traffic"
+                    )
+                deadline = deadline or time.monotonic() + self.deadline_s
+                self.pause(deadline, f"deployment {name} becoming ready")
 
     def set_traffic(self, endpoint_id: str, traffic: Mapping[str, int]) -> bool:
         """Returns False when the endpoint no longer exists."""
-        session = self._session()
+        session = self.session()
         current = session.get(self._url(endpoint_id), timeout=TIMEOUT_S)
         if current.status_code == 404:
             return False
-        if current.status_code != 200:
-            raise TrafficError(f"reading {endpoint_id} failed ({current.status_code})")
-        body = current.json()
+        body = body_of(current) if current.status_code == 200 else None
+        if not isinstance(body, dict) or "properties" not in body:
+            raise TrafficError(
+                f"reading {endpoint_id} failed ({current.status_code}): {current.text[:500]!r}"
+            )
+        self._check_ready(session, endpoint_id, traffic)
         props = {k: v for k, v in body["properties"].items() if k not in READ_ONLY}
         props["traffic"] = dict(traffic)
         update: dict[str, Any] = {"location": body["location"], "properties": props}
@@ -97,7 +109,7 @@ class TrafficProvider(ResourceProvider):
                 f"setting traffic on {endpoint_id} failed ({response.status_code}): "
                 f"{response.text[:500]}"
             )
-        self._wait(session, response)
+        self.wait(session, response, "setting traffic")
         return True
 
     # -- Pulumi -----------------------------------------------------------------------------

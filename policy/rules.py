@@ -35,6 +35,7 @@ ML_CODE_CONTAINER = "azure-native:machinelearningservices:CodeContainer"
 ML_DATASTORE = "azure-native:machinelearningservices:Datastore"
 CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
+AGENT_POOL = "azure-native:containerservice:AgentPool"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
@@ -48,7 +49,7 @@ MUTABLE_TAGS = tuple(t for t in REQUIRED_TAGS if t not in VERSION_TAGS)
 # datastores) that keep them in properties.
 TAGGED = (
     RESOURCE_GROUP, STORAGE_ACCOUNT, VAULT, REGISTRY, LOG_WORKSPACE, APP_INSIGHTS, ML_WORKSPACE,
-    ML_ENDPOINT, ML_DEPLOYMENT, ML_COMPUTE, CONTAINER_GROUP, CLUSTER, IDENTITY,
+    ML_ENDPOINT, ML_DEPLOYMENT, ML_COMPUTE, CONTAINER_GROUP, CLUSTER, AGENT_POOL, IDENTITY,
 )  # fmt: skip
 TAGGED_IN_PROPERTIES = (
     ML_ENVIRONMENT, ML_MODEL, ML_CODE, ML_MODEL_CONTAINER, ML_ENVIRONMENT_CONTAINER,

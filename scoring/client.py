@@ -4,9 +4,11 @@
     python -m scoring.client --endpoint URL --key KEY --csv customers.csv
     python -m scoring.client --stack dev --expect stay
     python -m scoring.client --stack dev --check
+    python -m scoring.client --stack prod --deployment m3-c1a2b3c4d-e5f6a7b8c
 
 The endpoint and its key come from `--endpoint/--key`, or from the outputs of a Pulumi stack
-(`--stack dev|prod`, through `pulumi stack output --json --show-secrets`). `--aad` asks
+(`--stack dev|prod`, through `pulumi stack output --json --show-secrets`). `--deployment` sends
+the request to one deployment of an AzureML endpoint, whatever its traffic split. `--aad` asks
 azure-identity for an Azure AD token instead of a key, for endpoints that use token auth.
 
 `--check` runs the service contract against the endpoint instead (scoring/smoke.py): the sample
@@ -26,6 +28,7 @@ import argparse
 import csv
 import json
 import math
+import re
 import shutil
 import subprocess
 import sys
@@ -51,6 +54,8 @@ TEXT_FEATURES = {"Geography", "Gender"}
 SAMPLE_CUSTOMER = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
 
 AAD_SCOPE = "https://ml.azure.com/.default"
+# AzureML routes a request carrying this header to the named deployment, bypassing the split.
+DEPLOYMENT_HEADER = "azureml-model-deployment"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH = 500
 
@@ -130,11 +135,19 @@ def aad_token() -> str:
         raise ClientError(f"could not get an Azure AD token: {exc}") from exc
 
 
-def score(endpoint: str, rows: list[list[object]], token: str | None, timeout: float):
+def score(
+    endpoint: str,
+    rows: list[list[object]],
+    token: str | None,
+    timeout: float,
+    deployment: str | None = None,
+):
     """Post one batch; return [(p_stay, p_leave), ...] or raise ClientError."""
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    if deployment:
+        headers[DEPLOYMENT_HEADER] = deployment
     try:
         response = requests.post(
             endpoint, data=json.dumps({"data": rows}), headers=headers, timeout=timeout
@@ -200,6 +213,14 @@ def stack_name(text: str) -> str:
     return text
 
 
+def deployment_name(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{2,31}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a deployment name (3-32 letters, digits or hyphens, from a letter)"
+        )
+    return text
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scoring.client", description=__doc__.split("\n")[0]
@@ -211,6 +232,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--key", help="endpoint key, sent as 'Authorization: Bearer <key>'")
     parser.add_argument("--aad", action="store_true", help="authenticate with an Azure AD token")
+    parser.add_argument(
+        "--deployment",
+        type=deployment_name,
+        help=f"score through this deployment only (header {DEPLOYMENT_HEADER})",
+    )
     parser.add_argument("--csv", type=Path, help="score these rows instead of the sample customer")
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per request"
@@ -260,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for start in range(0, len(rows), args.batch_size):
             batch = rows[start : start + args.batch_size]
-            results += score(target.endpoint, batch, token, args.timeout)
+            results += score(target.endpoint, batch, token, args.timeout, args.deployment)
         print(table(results, args.threshold))
         if args.expect:
             wrong = [

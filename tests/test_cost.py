@@ -26,6 +26,8 @@ ITEMS = {
     "Virtual Machines": [
         {"meterName": "D4s v5", "retailPrice": 0.2, "unitOfMeasure": "1 Hour",
          "productName": "Virtual Machines Dsv5 Series", "skuName": "D4s v5"},
+        {"meterName": "D2s v5", "retailPrice": 0.1, "unitOfMeasure": "1 Hour",
+         "productName": "Virtual Machines Dsv5 Series", "skuName": "D2s v5"},
         {"meterName": "D4s v5", "retailPrice": 0.4, "unitOfMeasure": "1 Hour",
          "productName": "Virtual Machines Dsv5 Series Windows", "skuName": "D4s v5"},
         {"meterName": "D4s v5 Spot", "retailPrice": 0.05, "unitOfMeasure": "1 Hour",
@@ -92,7 +94,10 @@ def test_dev_is_registry_plus_one_vcpu_and_one_gb_around_the_clock(api):
 def test_prod_prices_linux_pay_as_you_go_nodes_at_the_autoscaler_minimum(api):
     text = cost.report("prod")
     nodes = 2  # aksNodeMin's default in Pulumi.yaml
-    expected = 0.1666 * 730 / 24 + nodes * (0.2 * 730 + 20.0) + 2 * 0.005 * 730 + 0.025 * 730
+    system = 0.1 * 730 + 20.0  # the fixed one-node system pool and its disk
+    expected = (
+        0.1666 * 730 / 24 + nodes * (0.2 * 730 + 20.0) + system + 2 * 0.005 * 730 + 0.025 * 730
+    )
     assert total(text) == pytest.approx(expected, abs=0.01)
     assert "2 x Standard_D4s_v5" in text
 

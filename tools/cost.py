@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import requests
 
 from infra import config
+from infra.kubernetes import SYSTEM_POOL_NODES, SYSTEM_POOL_SIZE
 from infra.testing import stack_config
 
 API = os.environ.get("AZURE_RETAIL_PRICES_API", "https://prices.azure.com/api/retail/prices")
@@ -69,11 +70,16 @@ def lines(stack: str) -> tuple[str, list[Line]]:
         ]  # fmt: skip
     else:
         nodes, size = cfg.aks_node_min, cfg.aks_node_size
+        disks = nodes + SYSTEM_POOL_NODES
         billed += [
             Line(f"AKS nodes, {nodes} x {size} (Linux)", nodes * HOURS, "hour",
                  f"serviceName eq 'Virtual Machines' and armSkuName eq '{size}'",
                  size.removeprefix("Standard_").replace("_", " ")),
-            Line(f"OS disks, {nodes} x P10 (128 GiB Premium SSD)", nodes, "month",
+            Line(f"AKS system pool, {SYSTEM_POOL_NODES} x {SYSTEM_POOL_SIZE} (Linux)",
+                 SYSTEM_POOL_NODES * HOURS, "hour",
+                 f"serviceName eq 'Virtual Machines' and armSkuName eq '{SYSTEM_POOL_SIZE}'",
+                 SYSTEM_POOL_SIZE.removeprefix("Standard_").replace("_", " ")),
+            Line(f"OS disks, {disks} x P10 (128 GiB Premium SSD)", disks, "month",
                  "serviceName eq 'Storage' and skuName eq 'P10 LRS'", "P10 LRS Disk"),
             Line("Public IPs, 2 (cluster egress, inference router)", 2 * HOURS, "hour",
                  "serviceName eq 'Virtual Network' and productName eq 'IP Addresses'",

@@ -22,7 +22,9 @@ TOKEN = "test-token"
 
 
 class FakeArm:
-    """One online endpoint; PUT answers 201 and a long-running operation polled twice."""
+    """One online endpoint and its deployments; PUT answers 201 and a long-running operation
+    polled twice. `deployment_states[name]` is a list of provisioning states, one per GET (the
+    last one repeats)."""
 
     def __init__(self) -> None:
         self.endpoint: dict | None = {
@@ -42,6 +44,14 @@ class FakeArm:
                 "swaggerUri": "http://20.0.0.10/api/v1/endpoint/churn-endpoint/swagger.json",
             },
         }
+        self.deployment_states: dict[str, list[str]] = {
+            "blue": ["Succeeded"],
+            "green": ["Succeeded"],
+            "ghost": ["Succeeded"],
+        }
+        self.empty_operation_body = False
+        self.empty_endpoint_body = False
+        self.operation_never_ends = False
         self.puts: list[dict] = []
         self.requests: list[tuple[str, str, str | None]] = []
         self.polls_left = 0
@@ -61,13 +71,24 @@ def arm() -> Iterator[tuple[FakeArm, str]]:
             url = urlparse(self.path)
             state.requests.append(("GET", url.path, self.headers.get("Authorization")))
             if url.path == "/operations/1":
-                if state.polls_left > 0:
+                if state.polls_left > 0 or state.operation_never_ends:
                     state.polls_left -= 1
                     return self._send(200, {"status": "InProgress"})
+                if state.empty_operation_body:
+                    return self.send_json(204, "")
                 return self._send(200, {"status": state.outcome, "error": {"code": "Boom"}})
             assert parse_qs(url.query)["api-version"] == [API_VERSION]
+            prefix = f"{ENDPOINT}/deployments/"
+            if url.path.startswith(prefix):
+                states = state.deployment_states.get(url.path.removeprefix(prefix))
+                if not states:
+                    return self._send(404, {"error": {"code": "NotFound"}})
+                current = states.pop(0) if len(states) > 1 else states[0]
+                return self._send(200, {"properties": {"provisioningState": current}})
             if url.path != ENDPOINT or state.endpoint is None:
                 return self._send(404, {"error": {"code": "NotFound"}})
+            if state.empty_endpoint_body:
+                return self.send_json(200, "")
             return self._send(200, state.endpoint)
 
         def do_PUT(self) -> None:
@@ -87,8 +108,16 @@ def arm() -> Iterator[tuple[FakeArm, str]]:
         yield state, url
 
 
-def provider(base: str) -> TrafficProvider:
-    return TrafficProvider(arm=base, token=lambda: TOKEN, poll_s=0)
+def provider(base: str, deadline_s: float = 30) -> TrafficProvider:
+    return TrafficProvider(arm=base, token=lambda: TOKEN, poll_s=0, deadline_s=deadline_s)
+
+
+def puts_after_gets_of(state: FakeArm, name: str) -> bool:
+    """Whether the endpoint's PUT came after every read of deployment `name`."""
+    calls = [(m, p) for m, p, _ in state.requests]
+    put = calls.index(("PUT", ENDPOINT))
+    reads = [i for i, c in enumerate(calls) if c == ("GET", f"{ENDPOINT}/deployments/{name}")]
+    return bool(reads) and max(reads) < put
 
 
 def test_create_routes_all_traffic_after_the_operation_succeeds(arm):
@@ -182,3 +211,69 @@ def test_the_provider_survives_the_trip_to_the_dynamic_provider_host():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["TrafficProvider", "https://management.azure.com", "False"]
+
+
+# -- never to a deployment that is not ready, and never without an end ------------------------
+def test_traffic_waits_for_a_deployment_still_being_created(arm):
+    state, base = arm
+    state.deployment_states["green"] = ["Creating", "Creating", "Succeeded"]
+    provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 90, "green": 10}})
+    assert state.endpoint["properties"]["traffic"] == {"blue": 90, "green": 10}
+    assert puts_after_gets_of(state, "green")
+    assert state.deployment_states["green"] == ["Succeeded"], "read until it succeeded"
+
+
+@pytest.mark.parametrize("status", ["Failed", "Deleting", "Canceled"])
+def test_traffic_refuses_a_deployment_that_failed_or_is_going_away(arm, status):
+    state, base = arm
+    state.deployment_states["green"] = [status]
+    with pytest.raises(TrafficError, match=f"green is {status}.*10%"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 90, "green": 10}})
+    assert state.puts == []
+
+
+def test_traffic_refuses_a_deployment_that_does_not_exist(arm):
+    state, base = arm
+    del state.deployment_states["green"]
+    with pytest.raises(TrafficError, match="green, which does not exist"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100, "green": 0}})
+    assert state.puts == []
+
+
+def test_a_deployment_kept_at_zero_may_still_be_settling(arm):
+    state, base = arm
+    state.deployment_states["green"] = ["Updating"]
+    provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100, "green": 0}})
+    assert state.endpoint["properties"]["traffic"] == {"blue": 100, "green": 0}
+
+
+def test_a_deployment_that_never_becomes_ready_fails_at_the_deadline(arm):
+    state, base = arm
+    state.deployment_states["green"] = ["Creating"]
+    with pytest.raises(TrafficError, match="green becoming ready did not finish within 0.2 s"):
+        provider(base, deadline_s=0.2).create(
+            {"endpoint_id": ENDPOINT, "traffic": {"blue": 90, "green": 10}}
+        )
+    assert state.puts == []
+
+
+def test_an_operation_that_never_ends_fails_at_the_deadline(arm):
+    state, base = arm
+    state.operation_never_ends = True
+    with pytest.raises(TrafficError, match="setting traffic did not finish within 0.2 s"):
+        provider(base, deadline_s=0.2).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+
+
+def test_an_operation_ending_with_an_empty_204_is_done(arm):
+    state, base = arm
+    state.empty_operation_body = True
+    provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert state.endpoint["properties"]["traffic"] == {"blue": 100}
+
+
+def test_an_endpoint_read_with_an_empty_body_is_a_clear_error(arm):
+    state, base = arm
+    state.empty_endpoint_body = True
+    with pytest.raises(TrafficError, match="reading .*churn-endpoint failed \\(200\\)"):
+        provider(base).create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert state.puts == []
