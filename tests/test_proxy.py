@@ -6,15 +6,13 @@ not wait the deployed 5 s and 10 s; everything else is the file the sidecar runs
 """
 
 import json
-import select
-import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
+from bench.slow_clients import SlowClients
 from proxy.caddy import free_port, proxy
 from scoring import score
 from tests.localserver import local_server
@@ -23,7 +21,6 @@ from tests.test_score import KEY, SAMPLE
 HEADER_S, BODY_S = 2, 3
 TIMEOUTS = {"PROXY_HEADER_TIMEOUT": f"{HEADER_S}s", "PROXY_BODY_TIMEOUT": f"{BODY_S}s"}
 SLOW_EACH = 17  # idle, stalled headers, trickled bodies: 51 slow connections
-TRICKLE_EVERY_S = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -47,64 +44,9 @@ def score_request(url, body=None, key=KEY):
     )
 
 
-class SlowClients:
-    """Connections that open and then stall: silent, headers cut mid-line, bodies trickled."""
-
-    def __init__(self, port: int, each: int) -> None:
-        host = f"Host: 127.0.0.1:{port}\r\n".encode()
-        starts = {
-            "idle": b"",
-            "headers": b"POST /score HTTP/1.1\r\n" + host + b"Content-Ty",
-            "body": b"POST /score HTTP/1.1\r\n" + host + b"Content-Length: 1000\r\n\r\n{",
-        }
-        self.socks: list[tuple[str, socket.socket]] = []
-        for kind, start in starts.items():
-            for _ in range(each):
-                sock = socket.create_connection(("127.0.0.1", port))
-                sock.sendall(start)
-                self.socks.append((kind, sock))
-        self.received = {id(sock): b"" for _, sock in self.socks}
-        self.closed: set[int] = set()
-        self._stop = threading.Event()
-        self._trickler = threading.Thread(target=self._trickle, daemon=True)
-        self._trickler.start()
-
-    def _trickle(self) -> None:
-        while not self._stop.wait(TRICKLE_EVERY_S):
-            for kind, sock in self.socks:
-                if kind == "body" and id(sock) not in self.closed:
-                    try:
-                        sock.sendall(b" ")
-                    except OSError:
-                        pass
-
-    def poll(self) -> None:
-        """Read whatever has arrived, without waiting."""
-        open_socks = [s for _, s in self.socks if id(s) not in self.closed]
-        readable, _, _ = select.select(open_socks, [], [], 0)
-        for sock in readable:
-            try:
-                chunk = sock.recv(65536)
-            except OSError:
-                chunk = b""
-            if chunk:
-                self.received[id(sock)] += chunk
-            else:
-                self.closed.add(id(sock))
-
-    def answers(self, kind: str) -> list[bytes]:
-        return [self.received[id(s)] for k, s in self.socks if k == kind]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._trickler.join()
-        for _, sock in self.socks:
-            sock.close()
-
-
 def test_a_valid_request_is_answered_while_fifty_slow_clients_are_open(proxied):
     url, log = proxied
-    slow = SlowClients(urlsplit(url).port, SLOW_EACH)
+    slow = SlowClients(urlsplit(url).port, SLOW_EACH, trickle_every_s=1.0)
     try:
         time.sleep(0.3)  # every slow connection accepted and stalled
         answer = score_request(url)
