@@ -1,4 +1,5 @@
-"""dev: the scoring image on Azure Container Instances, behind the service's own key check."""
+"""dev: the scoring image on Azure Container Instances, behind the service's own key check and
+a Caddy sidecar that buffers requests and serves HTTPS (infra/tls.py)."""
 
 import pulumi
 import pulumi_random as random
@@ -9,7 +10,7 @@ from pulumi_azure_native import (
 )
 from pulumi_azure_native import containerinstance as aci
 
-from . import roles
+from . import roles, tls
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
@@ -60,6 +61,8 @@ class AciTarget(pulumi.ComponentResource):
         dns = random.RandomString(
             f"{name}-dns-suffix", length=8, special=False, upper=False, opts=child
         )
+        label = pulumi.Output.concat(cfg.name_prefix, "-", cfg.stack, "-", dns.result)
+        proxy, proxy_volumes = tls.aci_sidecar(name, cfg, workspace, label, PORT, self)
 
         # ACI has no router: the server itself stops a request after requestTimeoutMs (on AKS the
         # endpoint's request settings do), and the App Insights switch is ours to set (on AKS,
@@ -109,11 +112,14 @@ class AciTarget(pulumi.ComponentResource):
                 type=aci.ContainerGroupIpAddressType.PUBLIC,
                 # The FQDN carries a hash of the tenant: a freed label cannot be taken over.
                 auto_generated_domain_name_label_scope=aci.DnsNameLabelReusePolicy.TENANT_REUSE,
-                ports=[aci.PortArgs(port=PORT, protocol=aci.ContainerGroupNetworkProtocol.TCP)],
-                dns_name_label=pulumi.Output.concat(
-                    cfg.name_prefix, "-", cfg.stack, "-", dns.result
-                ),
+                # Only the proxy's ports: the scoring port answers on localhost alone.
+                ports=[
+                    aci.PortArgs(port=port, protocol=aci.ContainerGroupNetworkProtocol.TCP)
+                    for port in tls.PUBLIC_PORTS
+                ],
+                dns_name_label=label,
             ),
+            volumes=proxy_volumes,
             containers=[
                 aci.ContainerArgs(
                     name="scoring",
@@ -130,7 +136,8 @@ class AciTarget(pulumi.ComponentResource):
                     environment_variables=env,
                     liveness_probe=probe,
                     readiness_probe=probe,
-                )
+                ),
+                proxy,
             ],
             diagnostics=aci.ContainerGroupDiagnosticsArgs(
                 log_analytics=aci.LogAnalyticsArgs(
@@ -145,6 +152,6 @@ class AciTarget(pulumi.ComponentResource):
         )
 
         fqdn = self.container_group.ip_address.apply(lambda ip: (ip.fqdn or "") if ip else "")
-        self.scoring_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/score")
-        self.swagger_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/swagger.json")
+        self.scoring_uri = pulumi.Output.concat("https://", fqdn, "/score")
+        self.swagger_uri = pulumi.Output.concat("https://", fqdn, "/swagger.json")
         self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri})

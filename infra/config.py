@@ -17,6 +17,7 @@ Auth = Literal["key", "none"]
 TARGETS: tuple[Target, ...] = ("aci", "aks")
 AUTH_MODES: tuple[Auth, ...] = ("key", "none")
 N = TypeVar("N", int, float)
+HOST_NAME = r"(|(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})"
 
 
 class ConfigError(ValueError):
@@ -48,6 +49,10 @@ class StackConfig:
     worker_timeout_s: int
     max_concurrent_requests: int
     request_timeout_ms: int
+    # prod: the inference router's transport and exposure (infra/tls.py)
+    router_tls: bool
+    tls_cname: str
+    internal_load_balancer: bool
     # monitoring and protection
     app_insights: bool
     log_retention_days: int
@@ -153,6 +158,11 @@ def load(
         worker_timeout_s=_int(cfg, "workerTimeoutSeconds", 5, 3600),
         max_concurrent_requests=_int(cfg, "maxConcurrentRequestsPerInstance", 1, 1000),
         request_timeout_ms=_int(cfg, "requestTimeoutMs", 1, 180_000),
+        router_tls=_bool(cfg, "routerTls"),
+        tls_cname=_match(
+            cfg, "tlsCname", HOST_NAME, "empty, or a lowercase DNS name such as scoring.example.com"
+        ),
+        internal_load_balancer=_bool(cfg, "internalLoadBalancer"),
         app_insights=_bool(cfg, "appInsights"),
         log_retention_days=_int(cfg, "logRetentionDays", 30, 730),
         protect=_bool(cfg, "protect"),
