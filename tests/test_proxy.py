@@ -91,6 +91,8 @@ def test_the_service_answers_pass_through(proxied):
     assert refused.status_code == 401
     assert "Bearer" in refused.json()["message"]
     assert score_request(url, body="{not json").status_code == 400
+    huge = requests.get(f"{url}/", headers={"X-Padding": "x" * 20_000}, timeout=10)
+    assert huge.status_code == 431  # max_header_size, from the proxy
     assert KEY not in log.read_text()  # the access log leaves the Authorization header out
 
 
