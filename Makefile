@@ -36,6 +36,14 @@ serve: setup
 	AML_APP_ROOT=$(CURDIR)/scoring $(if $(CHURN_SCORING_KEY),,CHURN_REQUIRE_KEY=false) \
 		$(RUN) azmlinfsrv --entry_script scoring/score.py --model_dir model_artifacts --port $(PORT)
 
+# `make serve` behind the proxy that dev runs (proxy/Caddyfile): Caddy on localhost:$(PORT) buffers
+# each request before azmlinfsrv on port $(UPSTREAM_PORT) sees it. Plain HTTP on this machine.
+UPSTREAM_PORT ?= 5002
+.PHONY: serve-proxy
+serve-proxy: setup
+	AML_APP_ROOT=$(CURDIR)/scoring $(if $(CHURN_SCORING_KEY),,CHURN_REQUIRE_KEY=false) \
+		$(RUN) python -m proxy --port $(PORT) --upstream-port $(UPSTREAM_PORT)
+
 # In-process run() and HTTP requests/s: the original entry script beside ours.
 bench: setup
 	$(RUN) python -m bench

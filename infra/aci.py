@@ -1,4 +1,5 @@
-"""dev: the scoring image on Azure Container Instances, behind the service's own key check."""
+"""dev: the scoring image on Azure Container Instances, behind the service's own key check and
+a Caddy sidecar that buffers requests and serves HTTPS (infra/tls.py)."""
 
 import pulumi
 import pulumi_random as random
@@ -9,7 +10,7 @@ from pulumi_azure_native import (
 )
 from pulumi_azure_native import containerinstance as aci
 
-from . import roles
+from . import roles, tls
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
@@ -74,6 +75,8 @@ class AciTarget(pulumi.ComponentResource):
         dns = random.RandomString(
             f"{name}-dns-suffix", length=8, special=False, upper=False, opts=child
         )
+        label = pulumi.Output.concat(cfg.name_prefix, "-", cfg.stack, "-", dns.result)
+        proxy, proxy_volumes = tls.aci_sidecar(name, cfg, workspace, label, PORT, self)
 
         log_keys = operationalinsights.get_shared_keys_output(
             resource_group_name=rg,
@@ -99,17 +102,21 @@ class AciTarget(pulumi.ComponentResource):
                 type=aci.ContainerGroupIpAddressType.PUBLIC,
                 # The FQDN carries a hash of the tenant: a freed label cannot be taken over.
                 auto_generated_domain_name_label_scope=aci.DnsNameLabelReusePolicy.TENANT_REUSE,
-                ports=[aci.PortArgs(port=PORT, protocol=aci.ContainerGroupNetworkProtocol.TCP)],
-                dns_name_label=pulumi.Output.concat(
-                    cfg.name_prefix, "-", cfg.stack, "-", dns.result
-                ),
+                # Only the proxy's ports: the scoring port answers on localhost alone.
+                ports=[
+                    aci.PortArgs(port=port, protocol=aci.ContainerGroupNetworkProtocol.TCP)
+                    for port in tls.PUBLIC_PORTS
+                ],
+                dns_name_label=label,
             ),
+            volumes=proxy_volumes,
             containers=[
                 scoring_container(
                     cfg,
                     pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}@", image.digest),
                     scoring_env(cfg, self.key, workspace.insights.instrumentation_key),
-                )
+                ),
+                proxy,
             ],
             diagnostics=aci.ContainerGroupDiagnosticsArgs(
                 log_analytics=aci.LogAnalyticsArgs(
@@ -129,8 +136,8 @@ class AciTarget(pulumi.ComponentResource):
         )
 
         fqdn = self.container_group.ip_address.apply(lambda ip: (ip.fqdn or "") if ip else "")
-        self.scoring_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/score")
-        self.swagger_uri = pulumi.Output.concat("http://", fqdn, f":{PORT}/swagger.json")
+        self.scoring_uri = pulumi.Output.concat("https://", fqdn, "/score")
+        self.swagger_uri = pulumi.Output.concat("https://", fqdn, "/swagger.json")
         self.register_outputs({"scoring_uri": self.scoring_uri, "swagger_uri": self.swagger_uri})
 
 

@@ -20,6 +20,7 @@ Auth = Literal["key", "none"]
 TARGETS: tuple[Target, ...] = ("aci", "aks")
 AUTH_MODES: tuple[Auth, ...] = ("key", "none")
 N = TypeVar("N", int, float)
+HOST_NAME = r"(|(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})"
 
 
 class ConfigError(ValueError):
@@ -51,6 +52,10 @@ class StackConfig:
     worker_timeout_s: int
     max_concurrent_requests: int
     request_timeout_ms: int
+    # prod: the inference router's transport and exposure (infra/tls.py)
+    router_tls: bool
+    tls_cname: str
+    internal_load_balancer: bool
     # monitoring and protection
     app_insights: bool
     log_retention_days: int
@@ -74,6 +79,8 @@ class Source(Protocol):
 
     def get(self, key: str) -> str | None: ...
 
+    def get_secret(self, key: str) -> object | None: ...
+
 
 @dataclass(frozen=True)
 class Values:
@@ -87,6 +94,9 @@ class Values:
         return self.values[key]
 
     def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def get_secret(self, key: str) -> str | None:
         return self.values.get(key)
 
 
@@ -154,7 +164,7 @@ def load(
         )
     node_min = _int(cfg, "aksNodeMin", 1, 100)
     replicas_min = _int(cfg, "replicasMin", 1, 100)
-    return StackConfig(
+    stack_config = StackConfig(
         project=project or pulumi.get_project(),
         stack=stack or pulumi.get_stack(),
         location=_match(cfg, "location", r"[a-z0-9]+", "an Azure region name such as westeurope"),
@@ -177,6 +187,11 @@ def load(
         worker_timeout_s=_int(cfg, "workerTimeoutSeconds", 5, 3600),
         max_concurrent_requests=_int(cfg, "maxConcurrentRequestsPerInstance", 1, 1000),
         request_timeout_ms=_int(cfg, "requestTimeoutMs", 1, 180_000),
+        router_tls=_bool(cfg, "routerTls"),
+        tls_cname=_match(
+            cfg, "tlsCname", HOST_NAME, "empty, or a lowercase DNS name such as scoring.example.com"
+        ),
+        internal_load_balancer=_bool(cfg, "internalLoadBalancer"),
         app_insights=_bool(cfg, "appInsights"),
         log_retention_days=_int(cfg, "logRetentionDays", 30, 730),
         protect=_bool(cfg, "protect"),
@@ -190,3 +205,25 @@ def load(
         stable_release=_release(cfg, "stableRelease"),
         candidate_traffic=_int(cfg, "candidateTraffic", 0, 100),
     )
+    _check_router_tls(cfg, stack_config)
+    return stack_config
+
+
+# The router's certificate and key (PEM), held only as stack secrets.
+TLS_SECRETS = ("tlsCertificate", "tlsKey")
+
+
+def _check_router_tls(cfg: Source, stack: StackConfig) -> None:
+    """prod's router serves TLS unless `routerTls: false`: its name and both secrets must be set
+    before anything is declared."""
+    if stack.target != "aks" or not stack.router_tls:
+        return
+    if not stack.tls_cname:
+        raise ConfigError(
+            "tlsCname",
+            "",
+            "the DNS name clients use, named by the certificate (or routerTls: false)",
+        )
+    for key in TLS_SECRETS:
+        if cfg.get_secret(key) is None:
+            raise ConfigError(key, None, "a PEM set with `pulumi config set --secret`")

@@ -6,6 +6,7 @@ compute id this component exports and knows nothing else about the cluster.
 
 import hashlib
 import re
+from collections.abc import Mapping
 
 import pulumi
 from pulumi_azure_native import authorization
@@ -13,7 +14,7 @@ from pulumi_azure_native import containerservice as aks
 from pulumi_azure_native import kubernetesconfiguration as k8sconfig
 from pulumi_azure_native import machinelearningservices as ml
 
-from . import roles
+from . import roles, tls
 from .config import StackConfig
 from .detach import ComputeDetach
 from .propagation import after_roles
@@ -27,15 +28,11 @@ SYSTEM_POOL_SIZE = "Standard_D2s_v5"
 SYSTEM_POOL_NODES = 1
 
 
-def router_tls(cfg: StackConfig) -> dict[str, str]:
-    """The inference router's TLS settings, the one place they come from. No certificate is
-    configured today: the router answers on HTTP, still behind the endpoint key (the CLI refuses
-    an inference extension with neither a certificate nor this explicit choice)."""
-    return {"allowInsecureConnections": "True"}
-
-
 def extension_settings(
-    cfg: StackConfig, cluster_id: pulumi.Input[str], cluster_name: pulumi.Input[str]
+    cfg: StackConfig,
+    cluster_id: pulumi.Input[str],
+    cluster_name: pulumi.Input[str],
+    router: Mapping[str, pulumi.Input[str]],
 ) -> dict[str, pulumi.Input[str]]:
     """What `az k8s-extension create --extension-type Microsoft.AzureML.Kubernetes` sends for a
     managed (AKS) cluster with inference only: azure-cli-extensions, src/k8s-extension/
@@ -69,7 +66,8 @@ def extension_settings(
         "servicebus.enabled": "false",
         "relayserver.enabled": "false",
         "nginxIngress.enabled": "true",
-        **router_tls(cfg),
+        # The router's TLS and exposure (infra/tls.py).
+        **router,
     }
 
 
@@ -93,6 +91,8 @@ class KubernetesCompute(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("churn:ml:KubernetesCompute", name, None, opts)
+        # Read first: a missing certificate stops the program before this component declares anything.
+        router, router_secrets = tls.router_settings(cfg)
         child = pulumi.ResourceOptions(parent=self)
         common = tags(cfg)
         rg = workspace.resource_group_name
@@ -174,7 +174,11 @@ class KubernetesCompute(pulumi.ComponentResource):
             scope=k8sconfig.ScopeArgs(
                 cluster=k8sconfig.ScopeClusterArgs(release_namespace="azureml")
             ),
-            configuration_settings=extension_settings(cfg, self.cluster.id, self.cluster.name),
+            configuration_settings=extension_settings(
+                cfg, self.cluster.id, self.cluster.name, router
+            ),
+            # The certificate and key: protected settings, which ARM never returns.
+            configuration_protected_settings=router_secrets,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.pool]),
         )
 

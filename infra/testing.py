@@ -35,6 +35,8 @@ from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from .config import TLS_SECRETS
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIPTION = "00000000-0000-0000-0000-000000000001"
 TENANT = "00000000-0000-0000-0000-000000000002"
@@ -103,6 +105,18 @@ class Program:
 
 
 # -- configuration ----------------------------------------------------------------------------
+# What a user sets on a stack before its first `up` and the repository cannot hold: prod's router
+# name and certificate (`pulumi config set tlsCname ...`, `pulumi config set --secret tlsKey ...`).
+# Stand-ins shaped like PEM, not a real certificate; the program sees them as secrets.
+USER_SUPPLIED: dict[str, dict[str, str]] = {
+    "prod": {
+        "tlsCname": "scoring.example.com",
+        "tlsCertificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        "tlsKey": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n",
+    }
+}
+
+
 def stack_config(
     stack: str, overrides: Mapping[str, Any] | None = None, root: Path = ROOT
 ) -> tuple[str, dict[str, str]]:
@@ -117,6 +131,7 @@ def stack_config(
     stack_file = root / f"Pulumi.{stack}.yaml"
     if stack_file.exists():
         values.update((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+    values.update({f"{project}:{k}": v for k, v in USER_SUPPLIED.get(stack, {}).items()})
     for key, value in (overrides or {}).items():
         values[key if ":" in key else f"{project}:{key}"] = value
     return project, {k: _config_string(v) for k, v in values.items() if v is not None}
@@ -222,6 +237,8 @@ class AzureMocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "azure-native:operationalinsights:getSharedKeys":
             return {"primarySharedKey": "mock-shared-key", "secondarySharedKey": "mock"}, []
+        if args.token == "azure-native:storage:listStorageAccountKeys":
+            return {"keys": [{"keyName": "key1", "value": "mock-account-key"}]}, []
         raise NotImplementedError(f"no mock for the call {args.token}")
 
 
@@ -298,7 +315,8 @@ def run_program(
     """Runs `root/__main__.py` for `stack` under mocks (`azure`, by default `AzureMocks()`);
     raises what the program raises."""
     project, config = stack_config(stack, overrides, root)
-    pulumi.runtime.set_all_config(config, [])
+    secret_keys = [f"{project}:{key}" for key in TLS_SECRETS]
+    pulumi.runtime.set_all_config(config, [k for k in secret_keys if k in config])
     runtime_settings: Any = settings.SETTINGS
     runtime_settings.rpc_manager.clear()
     runtime_settings.outputs.clear()

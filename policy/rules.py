@@ -36,6 +36,7 @@ ML_DATASTORE = "azure-native:machinelearningservices:Datastore"
 CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
+EXTENSION = "azure-native:kubernetesconfiguration:Extension"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
@@ -432,6 +433,30 @@ def images_pinned(r: Resource) -> str | None:
     return None
 
 
+def _setting(settings: Any, key: str) -> str:
+    return str(get(settings, key) or "").lower()
+
+
+def public_endpoints_tls(r: Resource) -> str | None:
+    """Public scoring endpoints serve TLS only."""
+    if r.type == CONTAINER_GROUP and get(r.props, "ipAddress", "type") == "Public":
+        ports = {get(p, "port") for p in items(get(r.props, "ipAddress", "ports"))}
+        # 80 may stay open for the ACME HTTP challenge and the redirect to 443.
+        if plain := sorted(str(p) for p in ports - {80, 443}):
+            return f"public port(s) {', '.join(plain)} serve plain HTTP; expose 443 through TLS"
+    if r.type == EXTENSION and get(r.props, "extensionType") == "Microsoft.AzureML.Kubernetes":
+        settings = get(r.props, "configurationSettings") or {}
+        public = _setting(settings, "inferenceRouterServiceType") == "loadbalancer"
+        public = public and _setting(settings, "internalLoadBalancerProvider") != "azure"
+        insecure = _setting(settings, "allowInsecureConnections") == "true"
+        if public and (insecure or not _setting(settings, "sslCname")):
+            return (
+                "the inference router is on a public load balancer without TLS; set sslCname "
+                "with a certificate, or use an internal load balancer"
+            )
+    return None
+
+
 def rule(name: str, mandatory: bool, source: str, types: tuple[str, ...], check: Check) -> Rule:
     """A table row; the check's docstring is the rule's description."""
     return Rule(name, (check.__doc__ or name).strip(), mandatory, source, types, check)
@@ -471,4 +496,6 @@ RULES: tuple[Rule, ...] = (
     rule("ml-versions-immutable-tags", M, "this project (asset versions are immutable)", ML_VERSIONS, versions_without_mutable_tags),
     rule("stateful-resources-protected", M, "this project", STATEFUL, stateful_protected),
     rule("images-pinned-by-digest", M, "this project", (CONTAINER_GROUP, ML_ENVIRONMENT), images_pinned),
+    rule("public-endpoints-tls", M, "this project", (CONTAINER_GROUP, EXTENSION), public_endpoints_tls),
 )  # fmt: skip
+PUBLIC_ENDPOINTS_TLS = next(r for r in RULES if r.name == "public-endpoints-tls")

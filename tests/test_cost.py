@@ -85,7 +85,9 @@ def total(text: str) -> float:
 
 def test_dev_is_registry_plus_one_vcpu_and_one_gb_around_the_clock(api):
     text = cost.report("dev")
-    assert total(text) == pytest.approx(0.1666 * 730 / 24 + 0.04 * 730 + 0.005 * 730, abs=0.01)
+    # 1 vCPU and 1 GB for scoring, 0.25 vCPU and 0.5 GB for the TLS sidecar.
+    container = 1.25 * 0.04 * 730 + 1.5 * 0.005 * 730
+    assert total(text) == pytest.approx(0.1666 * 730 / 24 + container, abs=0.01)
     assert "region westeurope" in text and "USD list prices read" in text
     assert all("armRegionName eq 'westeurope'" in q for q in api.queries)
     assert all("priceType eq 'Consumption'" in q for q in api.queries)

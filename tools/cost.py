@@ -22,6 +22,7 @@ import requests
 from infra import config
 from infra.kubernetes import SYSTEM_POOL_NODES, SYSTEM_POOL_SIZE
 from infra.testing import stack_config
+from infra.tls import SIDECAR_CPU, SIDECAR_MEMORY_GB
 
 API = os.environ.get("AZURE_RETAIL_PRICES_API", "https://prices.azure.com/api/retail/prices")
 HOURS = 730
@@ -61,7 +62,8 @@ def lines(stack: str) -> tuple[str, list[Line]]:
              "serviceName eq 'Container Registry' and skuName eq 'Basic'", "Basic Registry Unit"),
     ]  # fmt: skip
     if cfg.target == "aci":
-        cpu, memory = cfg.aci_cpu, cfg.aci_memory_gb
+        # The scoring container and the TLS sidecar beside it.
+        cpu, memory = cfg.aci_cpu + SIDECAR_CPU, cfg.aci_memory_gb + SIDECAR_MEMORY_GB
         billed += [
             Line(f"Container instance, {cpu:g} vCPU", cpu * HOURS, "hour",
                  "serviceName eq 'Container Instances'", "Standard vCPU Duration"),

@@ -3,7 +3,6 @@ on the real program under mocks."""
 
 import pytest
 
-from infra import kubernetes
 from infra.kubernetes import extension_settings, pool_name
 from infra.testing import Program, run_program
 
@@ -21,12 +20,13 @@ BLOB_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 
 # What `az k8s-extension create` sends for an AKS cluster with inference only (see
 # infra/kubernetes.py for each key's source), plus the router's TLS choice.
+# With the router serving TLS (the default): sslCname beside allowInsecureConnections=False.
 CLI_KEYS = {
     "enableTraining", "enableInference", "inferenceRouterServiceType", "clusterPurpose",
     "inferenceRouterHA", "cluster_name", "clusterId",
     "prometheus.prometheusSpec.externalLabels.cluster_name", "cluster_name_friendly", "domain",
     "location", "jobSchedulerLocation", "servicebus.enabled", "relayserver.enabled",
-    "nginxIngress.enabled", "allowInsecureConnections",
+    "nginxIngress.enabled", "allowInsecureConnections", "sslCname",
 }  # fmt: skip
 
 
@@ -70,20 +70,18 @@ def test_a_small_cluster_is_devtest_with_a_single_router(node_min, purpose, ha):
 
     _, values = stack_config("prod", {"aksNodeMin": node_min})
     cfg = load(Values({k.split(":", 1)[1]: v for k, v in values.items()}), "p", "prod")
-    settings = extension_settings(cfg, "/id", "name")
+    settings = extension_settings(cfg, "/id", "name", {})
     assert (settings["clusterPurpose"], settings["inferenceRouterHA"]) == (purpose, ha)
 
 
-def test_router_tls_is_merged_from_one_function(monkeypatch):
-    from infra.config import Values, load
-    from infra.testing import stack_config
-
-    _, values = stack_config("prod")
-    cfg = load(Values({k.split(":", 1)[1]: v for k, v in values.items()}), "p", "prod")
-    assert extension_settings(cfg, "/id", "n")["allowInsecureConnections"] == "True"
-    monkeypatch.setattr(kubernetes, "router_tls", lambda _cfg: {"sslSecret": "router-tls"})
-    settings = extension_settings(cfg, "/id", "n")
-    assert settings["sslSecret"] == "router-tls" and "allowInsecureConnections" not in settings
+def test_the_router_serves_tls_with_its_certificate_only_in_protected_settings(prod):
+    extension = prod.one("azure-native:kubernetesconfiguration:Extension")
+    settings = extension.get("configurationSettings")
+    assert settings["allowInsecureConnections"] == "False"
+    assert settings["sslCname"] == "scoring.example.com"
+    for key in ("scoringFe.sslCert", "scoringFe.sslKey"):
+        assert key not in settings
+        assert extension.is_secret(f"configurationProtectedSettings.{key}"), key
 
 
 def test_a_new_node_size_is_a_new_pool_and_leaves_the_cluster_alone(prod):

@@ -142,4 +142,5 @@ def test_the_wait_is_bounded():
 def test_the_scoring_container_is_built_in_one_place(recorded):
     program, _ = recorded["dev"]
     containers = program.one(ACI).get("containers")
-    assert [c["name"] for c in containers] == [aci.SCORING]
+    # The scoring container first, then the TLS sidecar (infra/tls.py) in front of it.
+    assert [c["name"] for c in containers] == [aci.SCORING, "proxy"]

@@ -144,6 +144,11 @@ CASES: dict[str, tuple[str, dict, dict]] = {
         {"containers": [{"image": f"acr.io/churn-scoring:abc{DIGEST}"}]},
         {"containers": [{"image": "acr.io/churn-scoring:latest"}]},
     ),
+    "public-endpoints-tls": (
+        r.CONTAINER_GROUP,
+        {"ipAddress": {"type": "Public", "ports": [{"port": 443, "protocol": "TCP"}]}},
+        {"ipAddress": {"type": "Public", "ports": [{"port": 5001, "protocol": "TCP"}]}},
+    ),
 }  # fmt: skip
 PROTECTED = {"stateful-resources-protected"}  # the good case is protected, the bad one not
 
