@@ -75,9 +75,7 @@ def test_rows_drawn_from_the_training_data_raise_no_alert(customers, scorer, tmp
     assert "<svg" in (tmp_path / "report.html").read_text()
 
 
-def test_ages_fifteen_years_older_are_flagged_and_nothing_else(
-    customers, scorer, tmp_path, capsys
-):
+def test_ages_fifteen_years_older_are_flagged_and_nothing_else(customers, scorer, tmp_path, capsys):
     older = customers.assign(Age=customers["Age"] + 15)
     folder = write_captures(tmp_path / "captures", scorer, older)
     code, statuses = run(folder, tmp_path, capsys)
