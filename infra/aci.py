@@ -10,6 +10,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import containerinstance as aci
 
 from . import roles
+from .capture import capture_share
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
@@ -68,6 +69,9 @@ class AciTarget(pulumi.ComponentResource):
             "SCORING_TIMEOUT_MS": str(cfg.request_timeout_ms),
             "AML_APP_INSIGHTS_ENABLED": flag(cfg.app_insights),
         }
+        # What the service scores goes to a file share mounted into the group (infra/capture.py).
+        captures = capture_share(f"{name}-captures", cfg, rg, workspace.storage_account.name, self)
+        settings |= captures.env
         env = [aci.EnvironmentVariableArgs(name=k, value=v) for k, v in settings.items()]
         if cfg.require_key:
             env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=self.key))
@@ -128,10 +132,12 @@ class AciTarget(pulumi.ComponentResource):
                         )
                     ),
                     environment_variables=env,
+                    volume_mounts=[captures.mount],
                     liveness_probe=probe,
                     readiness_probe=probe,
                 )
             ],
+            volumes=[captures.volume],
             diagnostics=aci.ContainerGroupDiagnosticsArgs(
                 log_analytics=aci.LogAnalyticsArgs(
                     workspace_id=workspace.logs.customer_id,

@@ -210,6 +210,8 @@ class AzureMocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "azure-native:operationalinsights:getSharedKeys":
             return {"primarySharedKey": "mock-shared-key", "secondarySharedKey": "mock"}, []
+        if args.token == "azure-native:storage:listStorageAccountKeys":
+            return {"keys": [{"keyName": "key1", "value": "mock-account-key"}]}, []
         raise NotImplementedError(f"no mock for the call {args.token}")
 
 
