@@ -32,6 +32,9 @@ COLLECTIONS = (INPUTS, OUTPUTS)
 # azureml://datastores/workspaceblobstore/paths/modelDataCollector/<endpoint>/<deployment>/<name>)
 COLLECTOR_DATASTORE = "workspaceblobstore"
 COLLECTOR_FOLDER = "modelDataCollector"
+# The stack output that tells `make drift --stack` where the captures are (tools/captures.py):
+# {"account", "share"} on dev, {"account", "container", "prefix"} on prod.
+CAPTURES_OUTPUT = "captures"
 # Inside the scoring container (the image's app root is /var/azureml-app).
 MOUNT_PATH = "/var/azureml-app/captures"
 SHARE_QUOTA_GB = 5  # a year of hourly files at a few thousand rows an hour fits with room
@@ -55,6 +58,7 @@ class CaptureShare:
     volume: aci.VolumeArgs
     mount: aci.VolumeMountArgs
     env: dict[str, str]
+    location: pulumi.Output[dict]  # the CAPTURES_OUTPUT value
 
 
 def capture_share(
@@ -88,7 +92,8 @@ def capture_share(
         ),
     )
     mount = aci.VolumeMountArgs(name="captures", mount_path=MOUNT_PATH)
-    return CaptureShare(share, volume, mount, capture_env(cfg, f"{cfg.stack}-aci"))
+    location = pulumi.Output.all(account=account_name, share=share.name)
+    return CaptureShare(share, volume, mount, capture_env(cfg, f"{cfg.stack}-aci"), location)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class CollectedData(pulumi.ComponentResource):
     """prod: a data asset per collection, and the lifecycle rule on the collected blobs."""
 
     data_ids: dict[str, pulumi.Output[str]]
+    location: pulumi.Output[dict]  # the CAPTURES_OUTPUT value
 
     def __init__(
         self,
@@ -143,7 +149,11 @@ class CollectedData(pulumi.ComponentResource):
                 opts=child,
             )
             self.data_ids[collection] = version.id
-        prefix = pulumi.Output.concat("azureml-blobstore-", args.workspace_id, f"/{folder}/")
+        blob_container = pulumi.Output.concat("azureml-blobstore-", args.workspace_id)
+        self.location = pulumi.Output.all(
+            account=args.account_name, container=blob_container, prefix=f"{folder}/"
+        )
+        prefix = pulumi.Output.concat(blob_container, f"/{folder}/")
         # One policy per account, named "default" by Azure; this is the account's only one.
         self.retention = storage.ManagementPolicy(
             f"{name}-retention",

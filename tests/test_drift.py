@@ -10,7 +10,7 @@ import pytest
 
 from scoring import capture, score
 from tests.localserver import MODEL_DIR
-from tools import drift
+from tools import captures, drift
 from training import profile, train
 
 MANIFEST = json.loads((MODEL_DIR / train.MANIFEST_FILE).read_text())
@@ -117,3 +117,64 @@ def test_psi_thresholds():
         "watch",
         "alert",
     ]
+
+
+class Blob:
+    def __init__(self, name):
+        self.name = name
+
+
+class Container:
+    """What tools.captures uses of azure-storage-blob's ContainerClient."""
+
+    def __init__(self, blobs: dict[str, bytes]):
+        self.blobs = blobs
+
+    def list_blobs(self, name_starts_with):
+        return [Blob(n) for n in self.blobs if n.startswith(name_starts_with)]
+
+    def download_blob(self, name):
+        return type("Download", (), {"readall": lambda _: self.blobs[name]})()
+
+
+class Directory:
+    """What tools.captures uses of azure-storage-file-share's ShareDirectoryClient."""
+
+    def __init__(self, tree: dict):
+        self.tree = tree
+
+    def list_directories_and_files(self):
+        return [{"name": n, "is_directory": isinstance(v, dict)} for n, v in self.tree.items()]
+
+    def get_subdirectory_client(self, name):
+        return Directory(self.tree[name])
+
+    def get_file_client(self, name):
+        data = self.tree[name]
+        download = type("Download", (), {"readall": lambda _: data})()
+        return type("File", (), {"download_file": lambda _: download})()
+
+
+def test_prod_blobs_are_downloaded_below_their_prefix(tmp_path):
+    prefix = "modelDataCollector/churn-endpoint/blue/"
+    blobs = {
+        prefix + "model_inputs/2026/12/03/10/a.jsonl": b"{}\n",
+        prefix + "model_outputs/2026/12/03/10/a.jsonl": b"{}\n",
+        prefix + "model_inputs/readme.txt": b"",
+        "modelDataCollector/other/x.jsonl": b"{}\n",
+    }
+    assert captures.download_blobs(Container(blobs), prefix, tmp_path) == 2
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.jsonl"))
+    assert found == ["model_inputs/2026/12/03/10/a.jsonl", "model_outputs/2026/12/03/10/a.jsonl"]
+
+
+def test_dev_share_files_are_downloaded_with_their_hour_folders(tmp_path):
+    tree = {"2026": {"12": {"03": {"10": {"host-1.jsonl": b"{}\n", "x.tmp": b""}}}}}
+    assert captures.download_share(Directory(tree), tmp_path) == 1
+    assert (tmp_path / "2026/12/03/10/host-1.jsonl").read_bytes() == b"{}\n"
+
+
+def test_stack_without_the_pulumi_cli_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    assert drift.main([str(tmp_path), "--stack", "prod"]) == 2
+    assert "pulumi CLI" in capsys.readouterr().err

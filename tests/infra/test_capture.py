@@ -78,7 +78,7 @@ PROGRAM = """
     from pulumi_azure_native import machinelearningservices as ml
 
     from infra import config
-    from infra.capture import CollectedData, CollectedDataArgs, data_collector
+    from infra.capture import CAPTURES_OUTPUT, CollectedData, CollectedDataArgs, data_collector
     from infra.workspace import Workspace
 
     cfg = config.load()
@@ -88,6 +88,7 @@ PROGRAM = """
         ws.workspace.workspace_id, "churn-endpoint", "blue",
     )
     data = CollectedData(f"{{cfg.name_prefix}}-collected", cfg, args)
+    pulumi.export(CAPTURES_OUTPUT, data.location)
     # Only the data collector matters here: a deployment that carries it, as prod's will.
     ml.OnlineDeployment(
         "probe-deployment",
@@ -144,3 +145,10 @@ def test_collected_blobs_are_deleted_after_the_retention(collected):
     assert rule["definition"]["filters"]["prefixMatch"] == [
         f"azureml-blobstore-{workspace_id}/modelDataCollector/churn-endpoint/blue/"
     ]
+
+
+def test_the_captures_output_names_the_blobs_the_lifecycle_rule_covers(collected):
+    where = collected.outputs[infra_capture.CAPTURES_OUTPUT].value
+    [prefix] = collected.one(POLICY).get("policy.rules.0.definition.filters.prefixMatch")
+    assert prefix == f"{where['container']}/{where['prefix']}"
+    assert where["account"] == collected.one(ACCOUNT).outputs["name"]
