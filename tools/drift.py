@@ -169,7 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("captures", type=Path, help="folder of captured JSON Lines files")
     parser.add_argument("--profile", type=Path, default=DEFAULT_PROFILE)
     parser.add_argument("--html", type=Path, help="report to write (CAPTURES/drift.html)")
-    parser.add_argument("--stack", choices=["dev", "prod"], help="download its captures first")
+    parser.add_argument(
+        "--stack", metavar="dev|prod", help="download that Pulumi stack's captures first"
+    )
     args = parser.parse_args(argv)
     try:
         if args.stack:
