@@ -51,7 +51,7 @@ def run(folder: Path, tmp_path: Path, capsys) -> tuple[int, dict[str, str]]:
     statuses = {}
     for line in printed.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[3] in ("ok", "watch", "alert"):
+        if len(parts) == 4 and parts[3] in ("ok", "watch", "alert", "n/a"):
             statuses[parts[0]] = parts[3]
     return code, statuses
 
@@ -83,6 +83,13 @@ def test_ages_fifteen_years_older_are_flagged_and_nothing_else(customers, scorer
     assert statuses.pop("Age") == "alert"
     statuses.pop("p_leave")  # the model's answers follow the ages: prediction drift is expected
     assert statuses == dict.fromkeys(set(INPUTS) - {"Age"}, "ok")
+
+
+def test_too_few_rows_get_no_status_and_no_alert(customers, scorer, tmp_path, capsys):
+    older = customers.head(drift.MIN_ROWS - 1).assign(Age=lambda f: f["Age"] + 15)
+    code, statuses = run(write_captures(tmp_path / "c", scorer, older), tmp_path, capsys)
+    assert code == 0
+    assert set(statuses.values()) == {"n/a"}
 
 
 def test_azureml_collected_files_are_read_column_by_column(tmp_path, capsys):

@@ -13,6 +13,7 @@ captures into CAPTURES. Exit status: 0 without alerts, 1 with at least one, 2 on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import itertools
 import json
@@ -103,6 +104,13 @@ def read_captures(folder: Path) -> list[dict]:
     return rows
 
 
+def judged(results: list[Result], rows: int) -> list[Result]:
+    """Too few rows get no status: their PSI would mostly measure chance."""
+    if rows >= MIN_ROWS:
+        return results
+    return [dataclasses.replace(r, status="n/a") for r in results]
+
+
 def report(rows: list[dict], profile: dict) -> list[Result]:
     columns = [*profile["features"], PREDICTION]
     specs = profile["features"] | {PREDICTION: profile[PREDICTION]}
@@ -146,7 +154,7 @@ def svg(result: Result, width: int = 420, height: int = 150) -> str:
 
 
 def html_report(results: list[Result], rows: int, source: str) -> str:
-    colour = {"ok": "#1a7f37", "watch": "#9a6700", "alert": "#cf222e"}
+    colour = {"ok": "#1a7f37", "watch": "#9a6700", "alert": "#cf222e", "n/a": "#57606a"}
     sections = "".join(
         f"<section><h2>{html.escape(r.name)} <span style='color:{colour[r.status]}'>"
         f"{r.status}</span></h2><p>PSI {r.psi:.3f}, chi-square p {r.p_value:.2g}</p>"
@@ -183,13 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as ex:
             raise DriftError(f"cannot read the reference profile {args.profile}: {ex}") from None
         rows = read_captures(args.captures)
-        results = report(rows, profile)
+        results = judged(report(rows, profile), len(rows))
     except DriftError as ex:
         print(f"error: {ex}", file=sys.stderr)
         return 2
     print(table(results, len(rows)))
     if len(rows) < MIN_ROWS:
-        print(f"note: fewer than {MIN_ROWS} rows; the indices are mostly noise")
+        print(f"note: fewer than {MIN_ROWS} rows, too few to judge: no status, no alert")
     args.html = args.html or args.captures / "drift.html"
     args.html.write_text(html_report(results, len(rows), str(args.captures)), encoding="utf-8")
     print(f"report: {args.html}")
