@@ -88,9 +88,12 @@ class JsonLinesWriter:
         self.name = f"{socket.gethostname()}-{os.getpid()}.jsonl"
         self.retention_days = retention_days
         self.hour: str | None = None
+        self.path = folder / self.name
         self.file = None
 
     def write(self, batch: list[dict]) -> None:
+        if self.file is not None and not self.path.exists():  # deleted under us: open anew
+            self.hour = None
         for record in batch:
             hour = record["time"][:13]  # YYYY-MM-DDTHH
             if hour != self.hour:
@@ -104,7 +107,8 @@ class JsonLinesWriter:
         self.close()
         folder = self.folder / hour[:10].replace("-", "/") / hour[11:13]
         folder.mkdir(parents=True, exist_ok=True)
-        self.file = (folder / self.name).open("a", encoding="utf-8")
+        self.path = folder / self.name
+        self.file = self.path.open("a", encoding="utf-8")
         self.hour = hour
         if self.retention_days is not None:
             self.prune(datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC))

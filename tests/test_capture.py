@@ -134,6 +134,16 @@ def test_sampling_decides_per_request():
     assert capture.Capture(lambda: [kept], FEATURES, {}, sampling=0).record(BODY, ANSWER) is None
 
 
+def test_a_deleted_file_is_written_again(tmp_path):
+    writer = capture.JsonLinesWriter(tmp_path, retention_days=None)
+    rows = capture.records((time.time(), "r", BODY, ANSWER), FEATURES, {})
+    writer.write(rows)
+    [written] = tmp_path.rglob("*.jsonl")
+    written.unlink()
+    writer.write(rows)
+    assert len(captured(tmp_path)) == len(rows)
+
+
 def test_old_hours_are_pruned(tmp_path):
     for hour in ("2026/11/01/00", "2026/12/02/23", "2026/12/03/10"):
         (tmp_path / hour).mkdir(parents=True)
