@@ -73,10 +73,12 @@ class Stuck:
     """A writer that waits until released, as a hung file share would."""
 
     def __init__(self):
+        self.entered = threading.Event()
         self.release = threading.Event()
         self.written: list[dict] = []
 
     def write(self, batch):
+        self.entered.set()
         self.release.wait()
         self.written += batch
 
@@ -87,12 +89,13 @@ class Stuck:
 def test_a_full_queue_drops_and_counts_without_waiting():
     stuck = Stuck()
     held = capture.Capture(lambda: [stuck], FEATURES, {}, capacity=3)
-    calls = threading.Thread(target=lambda: [held.record(BODY, ANSWER) for _ in range(100)])
+    held.record(BODY, ANSWER)
+    assert stuck.entered.wait(timeout=60)  # the writer is stuck with the first request
+    calls = threading.Thread(target=lambda: [held.record(BODY, ANSWER) for _ in range(99)])
     calls.start()
     calls.join(timeout=60)
     assert not calls.is_alive(), "record() waited for the stuck writer"
-    # The writer holds at most one batch; the queue holds 3; the rest are dropped.
-    assert 100 - 3 - 1 <= held.counts["dropped"] <= 100 - 3
+    assert held.counts["dropped"] == 99 - 3  # the queue holds 3, the rest are dropped
     stuck.release.set()
     held.stop()
     assert len(stuck.written) == 2 * (100 - held.counts["dropped"])
