@@ -11,6 +11,7 @@ import requests
 
 from scoring import capture, score
 from tests.localserver import MODEL_DIR, local_server
+from tests.stubhttp import StubHandler, stub_server
 from tests.test_score import SAMPLE
 
 MANIFEST = json.loads((MODEL_DIR / "manifest.json").read_text())
@@ -235,3 +236,37 @@ def test_over_http_a_broken_capture_folder_changes_no_answer(tmp_path):
         answers = exchange(f"{url}/score")
     with local_server({score.REQUIRE_ENV: "false"}) as url:
         assert exchange(f"{url}/score") == answers
+
+
+def test_over_http_the_azureml_path_sends_inputs_and_outputs_to_the_collector_sidecar():
+    """AzureML runs a data collection agent beside the container; azureml-ai-monitoring posts
+    each collection to it. A local stand-in plays the agent."""
+    received: list[tuple[dict, object]] = []
+
+    class Agent(StubHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), json.loads(body)))
+            self.send_json(200, {})
+
+    with stub_server(Agent) as agent:
+        port = agent.rsplit(":", 1)[1]
+        env = {score.REQUIRE_ENV: "false", "AZUREML_MDC_ENABLED": "true"}
+        env |= {"AZUREML_MDC_HOST": "127.0.0.1", "AZUREML_MDC_PORT": port}
+        with local_server(env) as url:
+            answer = requests.post(f"{url}/score", json={"data": [SAMPLE, OBJECT_ROW]}, timeout=10)
+            assert (
+                requests.post(f"{url}/score", json={"data": [[1]]}, timeout=10).status_code == 400
+            )
+            deadline = time.monotonic() + 30
+            while len(received) < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+    assert answer.status_code == 200
+    by_type = {headers["ce-type"]: (headers, body) for headers, body in received}
+    assert set(by_type) == {"azureml.inference.model_inputs", "azureml.inference.model_outputs"}
+    (in_headers, inputs), (out_headers, outputs) = by_type.values()
+    assert in_headers["ce-x-request-id"] == out_headers["ce-x-request-id"] != ""
+    assert len(received) == 2  # the rejected request sent nothing
+    assert [list(row) for row in inputs] == [FEATURES, FEATURES]
+    leave = [p for _, p in json.loads(answer.json())]
+    assert [row["p_leave"] for row in outputs] == pytest.approx(leave)
