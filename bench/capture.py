@@ -54,6 +54,22 @@ def hammer(url: str, body: bytes, seconds: float, clients: int) -> tuple[int, in
     return len(latencies), errors[0], latencies
 
 
+def record_cost(calls: int = 20_000) -> float:
+    """Microseconds one capture.record() call adds to a request, writer running."""
+    manifest = json.loads((MODEL_DIR / "manifest.json").read_text())
+    body = json.dumps({"data": [score.SAMPLE_ROW]}).encode()
+    answer = "[[0.96, 0.04]]"
+    with tempfile.TemporaryDirectory(prefix="churn-capture-") as folder:
+        started = capture.start(manifest, {capture.DIR_ENV: folder, capture.QUEUE_ENV: "100000"})
+        assert started is not None
+        begin = time.perf_counter()
+        for _ in range(calls):
+            started.record(body, answer)
+        spent = time.perf_counter() - begin
+        started.stop(timeout=60)
+    return spent / calls * 1e6
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4, help="length of one block")
@@ -63,6 +79,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     body = json.dumps({"data": [score.SAMPLE_ROW]}).encode()
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} before the run")
+    print(f"\nin-process: capture.record() takes {record_cost():.1f} µs a call")
     with tempfile.TemporaryDirectory(prefix="churn-capture-") as folder:
         env = {score.REQUIRE_ENV: "false"}
         variants = {"capture off": env, "capture on": env | {capture.DIR_ENV: folder}}
