@@ -72,6 +72,7 @@ class AciTarget(pulumi.ComponentResource):
         # What the service scores goes to a file share mounted into the group (infra/capture.py).
         captures = capture_share(f"{name}-captures", cfg, rg, workspace.storage_account.name, self)
         settings |= captures.env
+        self.captures_location = captures.location  # for the stack output CAPTURES_OUTPUT
         env = [aci.EnvironmentVariableArgs(name=k, value=v) for k, v in settings.items()]
         if cfg.require_key:
             env.append(aci.EnvironmentVariableArgs(name="CHURN_SCORING_KEY", secure_value=self.key))

@@ -270,3 +270,15 @@ def test_over_http_the_azureml_path_sends_inputs_and_outputs_to_the_collector_si
     assert [list(row) for row in inputs] == [FEATURES, FEATURES]
     leave = [p for _, p in json.loads(answer.json())]
     assert [row["p_leave"] for row in outputs] == pytest.approx(leave)
+
+
+def test_over_http_capture_survives_preloading_and_two_workers(tmp_path):
+    """With WORKER_PRELOAD the entry script starts in gunicorn's master, before the fork: each
+    worker must get a queue and a writer thread of its own, and a file of its own."""
+    env = {score.REQUIRE_ENV: "false", capture.DIR_ENV: str(tmp_path), "WORKER_PRELOAD": "true"}
+    with local_server(env, workers=2) as url:
+        for _ in range(40):
+            assert requests.post(f"{url}/score", json={"data": [SAMPLE]}, timeout=10).ok
+        rows = wait_for(tmp_path, 40)
+    assert len(rows) == 40
+    assert len({r["request_id"] for r in rows}) == 40
