@@ -193,16 +193,13 @@ class Capture:
     def _start(self) -> None:
         self.queue: queue.Queue = queue.Queue(self.capacity)
         self.thread = threading.Thread(target=self._drain, name="churn-capture", daemon=True)
-        self._started = False
+        self.thread.start()  # idle until the first record; a forked child starts its own
 
     def record(self, body: bytes, answer: str) -> None:
         """Queue one answered request; never raises, never waits."""
         try:
             if self.sampling < 1 and random.random() >= self.sampling:
                 return
-            if not self._started:
-                self._started = True
-                self.thread.start()
             self.queue.put_nowait((time.time(), _request_id(), body, answer))
         except queue.Full:
             self.counts["dropped"] += 1
@@ -247,7 +244,7 @@ class Capture:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Writes what is queued (waiting at most `timeout` for room), then ends the thread."""
-        if not self._started or not self.thread.is_alive():
+        if not self.thread.is_alive():
             return
         with contextlib.suppress(queue.Full):
             self.queue.put(None, timeout=timeout)
