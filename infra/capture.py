@@ -102,7 +102,7 @@ class CollectedDataArgs:
     account_name: pulumi.Input[str]  # the workspace's storage account
     workspace_name: pulumi.Input[str]
     workspace_id: pulumi.Input[str]  # the workspace's GUID, which names its default container
-    endpoint_name: str
+    endpoint_name: pulumi.Input[str]  # the endpoint's autoname is only known as an Output
     deployment_name: str
 
 
@@ -121,10 +121,15 @@ class CollectedData(pulumi.ComponentResource):
     ) -> None:
         super().__init__("churn:ml:CollectedData", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        folder = f"{COLLECTOR_FOLDER}/{args.endpoint_name}/{args.deployment_name}"
+        folder = pulumi.Output.concat(
+            COLLECTOR_FOLDER, "/", args.endpoint_name, "/", args.deployment_name
+        )
         self.data_ids = {}
         for collection in COLLECTIONS:
-            asset = f"{args.endpoint_name}-{args.deployment_name}-{collection}"  # CLI default
+            # The CLI's default name and path for a collection's data asset.
+            asset = pulumi.Output.concat(
+                args.endpoint_name, f"-{args.deployment_name}-{collection}"
+            )
             container = ml.DataContainer(
                 f"{name}-{collection}",
                 name=asset,
@@ -144,16 +149,22 @@ class CollectedData(pulumi.ComponentResource):
                 workspace_name=args.workspace_name,
                 properties=ml.UriFolderDataVersionArgs(
                     data_type="uri_folder",
-                    data_uri=f"azureml://datastores/{COLLECTOR_DATASTORE}/paths/{folder}/{collection}",
+                    data_uri=pulumi.Output.concat(
+                        f"azureml://datastores/{COLLECTOR_DATASTORE}/paths/",
+                        folder,
+                        f"/{collection}",
+                    ),
                 ),
                 opts=child,
             )
             self.data_ids[collection] = version.id
         blob_container = pulumi.Output.concat("azureml-blobstore-", args.workspace_id)
         self.location = pulumi.Output.all(
-            account=args.account_name, container=blob_container, prefix=f"{folder}/"
+            account=args.account_name,
+            container=blob_container,
+            prefix=folder.apply(lambda f: f + "/"),
         )
-        prefix = pulumi.Output.concat(blob_container, f"/{folder}/")
+        prefix = pulumi.Output.concat(blob_container, "/", folder, "/")
         # One policy per account, named "default" by Azure; this is the account's only one.
         self.retention = storage.ManagementPolicy(
             f"{name}-retention",

@@ -85,7 +85,7 @@ PROGRAM = """
     ws = Workspace(cfg.name_prefix, cfg)
     args = CollectedDataArgs(
         ws.resource_group_name, ws.storage_account.name, ws.workspace_name,
-        ws.workspace.workspace_id, "churn-endpoint", "blue",
+        ws.workspace.workspace_id, pulumi.Output.from_input("churn-endpoint"), "blue",
     )
     data = CollectedData(f"{{cfg.name_prefix}}-collected", cfg, args)
     pulumi.export(CAPTURES_OUTPUT, data.location)
