@@ -6,6 +6,7 @@ DATA ?= ../shared/data/Churn_Modelling.csv
 PORT ?= 5001
 
 .PHONY: setup train requirements swagger serve test lint bench load plan plan-update cost
+.PHONY: drift
 
 setup: .venv/.synced
 
@@ -78,3 +79,9 @@ plan-update: setup
 # Monthly list price of STACK at its configured sizes, from the public Azure Retail Prices API.
 cost: setup
 	$(RUN) python -m tools.cost $(STACK)
+
+# Captured rows against the training rows: a PSI table, CAPTURES/drift.html, exit 1 on an alert.
+# DRIFT_ARGS="--stack dev" (or prod) downloads that stack's captures into CAPTURES first.
+drift: setup
+	$(if $(CAPTURES),,$(error set CAPTURES to a folder of captures: make drift CAPTURES=dir))
+	$(RUN) python -m tools.drift $(CAPTURES) $(DRIFT_ARGS)

@@ -11,6 +11,7 @@ from pulumi_azure_native import (
 from pulumi_azure_native import containerinstance as aci
 
 from . import roles, tls
+from .capture import capture_share
 from .config import StackConfig
 from .image import REPOSITORY, scoring_image
 from .key import service_key
@@ -78,6 +79,9 @@ class AciTarget(pulumi.ComponentResource):
         label = pulumi.Output.concat(cfg.name_prefix, "-", cfg.stack, "-", dns.result)
         proxy, proxy_volumes = tls.aci_sidecar(name, cfg, workspace, label, PORT, self)
 
+        # What the service scores goes to a file share mounted into the group (infra/capture.py).
+        captures = capture_share(f"{name}-captures", cfg, rg, workspace.storage_account.name, self)
+        self.captures_location = captures.location  # for the stack output CAPTURES_OUTPUT
         log_keys = operationalinsights.get_shared_keys_output(
             resource_group_name=rg,
             workspace_name=workspace.logs.name,
@@ -109,12 +113,17 @@ class AciTarget(pulumi.ComponentResource):
                 ],
                 dns_name_label=label,
             ),
-            volumes=proxy_volumes,
+            volumes=[*proxy_volumes, captures.volume],
             containers=[
                 scoring_container(
                     cfg,
                     pulumi.Output.concat(registry.login_server, f"/{REPOSITORY}@", image.digest),
-                    scoring_env(cfg, self.key, workspace.insights.instrumentation_key),
+                    scoring_env(cfg, self.key, workspace.insights.instrumentation_key)
+                    + [
+                        aci.EnvironmentVariableArgs(name=k, value=v)
+                        for k, v in captures.env.items()
+                    ],
+                    [captures.mount],
                 ),
                 proxy,
             ],
@@ -165,7 +174,10 @@ def scoring_env(
 
 
 def scoring_container(
-    cfg: StackConfig, image: pulumi.Input[str], env: list[aci.EnvironmentVariableArgs]
+    cfg: StackConfig,
+    image: pulumi.Input[str],
+    env: list[aci.EnvironmentVariableArgs],
+    mounts: list[aci.VolumeMountArgs],
 ) -> aci.ContainerArgs:
     """The scoring container, one of the group's containers; `image` is pinned by digest, so a
     rebuilt image redeploys and a retagged one cannot sneak in."""
@@ -184,6 +196,7 @@ def scoring_container(
             requests=aci.ResourceRequestsArgs(cpu=cfg.aci_cpu, memory_in_gb=cfg.aci_memory_gb)
         ),
         environment_variables=env,
+        volume_mounts=mounts,
         liveness_probe=probe,
         readiness_probe=probe,
     )

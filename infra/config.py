@@ -59,6 +59,9 @@ class StackConfig:
     # monitoring and protection
     app_insights: bool
     log_retention_days: int
+    # what the service scored, kept for drift reports (scoring/capture.py, infra/capture.py)
+    capture_sampling_rate: float
+    capture_retention_days: int
     protect: bool
     purge_protection: bool
     # CI: the object id of the pull-request preview identity's service principal ("" for none)
@@ -194,6 +197,8 @@ def load(
         internal_load_balancer=_bool(cfg, "internalLoadBalancer"),
         app_insights=_bool(cfg, "appInsights"),
         log_retention_days=_int(cfg, "logRetentionDays", 30, 730),
+        capture_sampling_rate=_number(cfg, "captureSamplingRate", 0, 1),
+        capture_retention_days=_int(cfg, "captureRetentionDays", 1, 3650),
         protect=_bool(cfg, "protect"),
         purge_protection=_bool(cfg, "purgeProtection"),
         preview_principal_id=_match(

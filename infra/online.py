@@ -16,6 +16,7 @@ from pulumi_azure_native import machinelearningservices as ml
 
 from . import roles
 from .assets import ENTRY_SCRIPT, Assets, read_model
+from .capture import DEPLOYMENT_ENV, CollectedData, CollectedDataArgs, data_collector
 from .config import StackConfig
 from .key import service_key
 from .propagation import after_roles
@@ -93,7 +94,8 @@ def deployment_args(
                 code_id=ids.code, scoring_script=ENTRY_SCRIPT
             ),
             # The endpoint checks the key before a request reaches the container.
-            environment_variables=server_env(cfg, require_key=False),
+            environment_variables=server_env(cfg, require_key=False)
+            | {DEPLOYMENT_ENV: release.deployment_name},
             request_settings=ml.OnlineRequestSettingsArgs(
                 max_concurrent_requests_per_instance=cfg.max_concurrent_requests,
                 request_timeout=_duration(cfg.request_timeout_ms),
@@ -179,6 +181,22 @@ class OnlineService(pulumi.ComponentResource):
         )
         granted = after_roles(f"{name}-endpoint-grants-propagation", [reader], self)
 
+        # What the deployments score goes to AzureML's data collection (infra/capture.py).
+        collected = CollectedData(
+            f"{name}-collected",
+            cfg,
+            CollectedDataArgs(
+                resource_group_name=workspace.resource_group_name,
+                account_name=workspace.storage_account.name,
+                workspace_name=workspace.workspace_name,
+                workspace_id=workspace.workspace.workspace_id,
+                endpoint_name=self.endpoint.name,
+            ),
+            opts=child,
+        )
+        collector = data_collector(cfg, collected.data_ids)
+        self.captures_location = collected.location
+
         model_name = read_model().name
         self.deployments: dict[Release, ml.OnlineDeployment] = {}
         for release in split:
@@ -186,7 +204,7 @@ class OnlineService(pulumi.ComponentResource):
             # older release's versions are registered already (they are retained on delete).
             self.deployments[release] = ml.OnlineDeployment(
                 f"{name}-{release.deployment_name}",
-                deployment_args(cfg, release, model_name, workspace, self.endpoint.name),
+                deployment_args(cfg, release, model_name, workspace, self.endpoint.name, collector),
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[granted, assets.model, assets.code, assets.environment]
                 ),

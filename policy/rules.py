@@ -33,6 +33,8 @@ ML_MODEL_CONTAINER = "azure-native:machinelearningservices:ModelContainer"
 ML_ENVIRONMENT_CONTAINER = "azure-native:machinelearningservices:EnvironmentContainer"
 ML_CODE_CONTAINER = "azure-native:machinelearningservices:CodeContainer"
 ML_DATASTORE = "azure-native:machinelearningservices:Datastore"
+ML_DATA_CONTAINER = "azure-native:machinelearningservices:DataContainer"
+ML_DATA = "azure-native:machinelearningservices:DataVersion"
 CONTAINER_GROUP = "azure-native:containerinstance:ContainerGroup"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -43,7 +45,7 @@ IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 REQUIRED_TAGS = ("project", "stack", "owner")
 # AzureML asset versions are immutable: a tag that can change (the owner) would PUT a registered
 # version, which AzureML refuses. They carry only what never changes for a stack.
-ML_VERSIONS = (ML_MODEL, ML_ENVIRONMENT, ML_CODE)
+ML_VERSIONS = (ML_MODEL, ML_ENVIRONMENT, ML_CODE, ML_DATA)
 VERSION_TAGS = ("project", "stack")
 MUTABLE_TAGS = tuple(t for t in REQUIRED_TAGS if t not in VERSION_TAGS)
 # Types whose tags are a top-level input, and types (AzureML assets, their containers and
@@ -54,7 +56,7 @@ TAGGED = (
 )  # fmt: skip
 TAGGED_IN_PROPERTIES = (
     ML_ENVIRONMENT, ML_MODEL, ML_CODE, ML_MODEL_CONTAINER, ML_ENVIRONMENT_CONTAINER,
-    ML_CODE_CONTAINER, ML_DATASTORE,
+    ML_CODE_CONTAINER, ML_DATASTORE, ML_DATA, ML_DATA_CONTAINER,
 )  # fmt: skip
 # Stateful resources: losing one loses data or a name that Azure soft-deletes.
 STATEFUL = (STORAGE_ACCOUNT, VAULT, REGISTRY, LOG_WORKSPACE, ML_WORKSPACE)

@@ -29,6 +29,11 @@ import numpy as np
 from azureml_inference_server_http.api.aml_request import rawhttp
 from azureml_inference_server_http.api.aml_response import AMLResponse
 
+try:  # beside the entry script, as the server and AzureML load it
+    import capture
+except ImportError:  # as scoring.score, in tests and benchmarks
+    from scoring import capture
+
 # A child of the server's logger, so that lines reach the handlers azmlinfsrv configures.
 log = logging.getLogger("azmlinfsrv.churn")
 
@@ -551,7 +556,11 @@ _key: bytes | None = None
 def init() -> None:
     global _scorer, _key
     _key = read_key()
-    _scorer, _ = load(os.environ.get("AZUREML_MODEL_DIR"))
+    _scorer, manifest = load(os.environ.get("AZUREML_MODEL_DIR"))
+    try:
+        capture.start(manifest)
+    except capture.CaptureError as ex:
+        raise refuse(str(ex)) from None
 
 
 # -- requests ---------------------------------------------------------------------------------
@@ -590,7 +599,9 @@ def answer(request) -> str:
         body = read_body(request.stream)
     except OSError:  # TimeoutError from the socket
         raise RequestError(408, f"the body did not arrive within {BODY_TIMEOUT_S} s") from None
-    return _scorer.score(body)
+    text = _scorer.score(body)
+    capture.record(body, text)  # never raises
+    return text
 
 
 HEADERS = {401: {"WWW-Authenticate": "Bearer"}, 405: {"Allow": "POST"}}

@@ -25,6 +25,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from training import profile
+
 log = logging.getLogger("training")
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +79,7 @@ class Result:
     classifier: xgb.XGBClassifier
     roc_auc: float
     x_test: pd.DataFrame
+    x_train: pd.DataFrame
 
 
 def sha256(path: Path) -> str:
@@ -123,7 +126,7 @@ def train(frame: pd.DataFrame) -> Result:
     classifier = xgb.XGBClassifier(**XGB_PARAMS)
     classifier.fit(train_features, y_train, eval_set=[(test_features, y_test)], verbose=25)
     scores = classifier.predict_proba(test_features)[:, 1]
-    return Result(pipeline, classifier, float(roc_auc_score(y_test, scores)), x_test)
+    return Result(pipeline, classifier, float(roc_auc_score(y_test, scores)), x_test, x_train)
 
 
 def next_version(out: Path, hashes: dict[str, str]) -> int:
@@ -141,7 +144,11 @@ def write_artifacts(result: Result, out: Path, data: Path, rows: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(result.pipeline, out / PIPELINE_FILE)
     result.classifier.get_booster().save_model(str(out / CLASSIFIER_FILE))
+    # What `make drift` compares captured rows with: the training rows and their p_leave.
+    train_p_leave = result.classifier.predict_proba(result.pipeline.transform(result.x_train))[:, 1]
+    profile.write(profile.build(result.x_train, train_p_leave), out)
     hashes = {name: sha256(out / name) for name in (PIPELINE_FILE, CLASSIFIER_FILE)}
+    hashes[profile.PROFILE_FILE] = sha256(out / profile.PROFILE_FILE)
     manifest = {
         "name": MODEL_NAME,
         "version": next_version(out, hashes),

@@ -172,7 +172,9 @@ def test_the_delivered_caddyfile_is_valid_in_aci_mode(tmp_path):
 def test_certificates_survive_restarts_on_a_file_share(dev):
     group = dev.one(GROUP)
     [volume] = [v for v in group.get("volumes") if v["name"] == "certificates"]
-    share = dev.one("azure-native:storage:FileShare")
+    share = next(
+        s for s in dev.of_type("azure-native:storage:FileShare") if s.name.endswith("-certificates")
+    )
     assert volume["azureFile"]["shareName"] == share.outputs["name"]
     assert group.is_secret(f"volumes.{group.get('volumes').index(volume)}.azureFile")
     mounts = {m["name"]: m for m in group.get("containers.1.volumeMounts")}
