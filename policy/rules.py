@@ -40,11 +40,13 @@ RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 
 REQUIRED_TAGS = ("project", "stack", "owner")
-# AzureML asset versions are immutable: a tag that can change (the owner) would PUT a registered
-# version, which AzureML refuses. They carry only what never changes for a stack.
+# AzureML lets a version's tags and description be updated (`az ml model update --set tags...`),
+# but the versions a rollout goes back to are retained outside the stack (assets.py), where no
+# `pulumi up` retags them: an owner tag on them would go stale. They carry only what never
+# changes for a stack.
 ML_VERSIONS = (ML_MODEL, ML_ENVIRONMENT, ML_CODE)
 VERSION_TAGS = ("project", "stack")
-MUTABLE_TAGS = tuple(t for t in REQUIRED_TAGS if t not in VERSION_TAGS)
+STALE_TAGS = tuple(t for t in REQUIRED_TAGS if t not in VERSION_TAGS)
 # Types whose tags are a top-level input, and types (AzureML assets, their containers and
 # datastores) that keep them in properties.
 TAGGED = (
@@ -234,28 +236,16 @@ def workspace_private(r: Resource) -> str | None:
 
 
 def endpoint_auth(r: Resource) -> str | None:
-    """AzureML online endpoints always require auth (key or token)."""
-    mode = get(r.props, "properties", "authMode")
-    if mode not in ("Key", "AMLToken", "AADToken"):
-        # Kubernetes endpoints (with `compute`) have no Entra ID token auth: not offered there.
-        allowed = (
-            "Key or AMLToken"
-            if get(r.props, "properties", "compute")
-            else ("Key, AMLToken or AADToken")
-        )
-        return f"properties.authMode is {mode!r}; it must be {allowed}"
-    return None
-
-
-def kubernetes_endpoint_auth_mode(r: Resource) -> str | None:
-    """AzureML Kubernetes online endpoints use key or AML token auth (no Entra ID tokens)."""
+    """AzureML online endpoints always require auth: key, AML token, or (managed endpoints only)
+    Entra ID token."""
     # "Authenticate clients for online endpoints" (Microsoft Learn): aad_token is for managed
     # endpoints only; key and aml_token work on both. An endpoint with `compute` is on Kubernetes.
-    if get(r.props, "properties", "compute") and get(r.props, "properties", "authMode") not in (
-        "Key",
-        "AMLToken",
-    ):
-        return "properties.authMode must be Key or AMLToken on a Kubernetes online endpoint"
+    kubernetes = bool(get(r.props, "properties", "compute"))
+    allowed = ("Key", "AMLToken") if kubernetes else ("Key", "AMLToken", "AADToken")
+    mode = get(r.props, "properties", "authMode")
+    if mode not in allowed:
+        where = "a Kubernetes" if kubernetes else "a managed"
+        return f"properties.authMode is {mode!r}; on {where} endpoint it must be {' or '.join(allowed)}"
     return None
 
 
@@ -401,11 +391,15 @@ def tags_present(r: Resource) -> str | None:
     return None
 
 
-def versions_without_mutable_tags(r: Resource) -> str | None:
-    """AzureML asset versions carry no tag that can change (such as the owner)."""
-    found = [t for t in MUTABLE_TAGS if get(get(r.props, "properties", "tags"), t) is not None]
+def versions_without_owner_tag(r: Resource) -> str | None:
+    """AzureML asset versions carry no owner tag: retained versions leave the stack, which can
+    no longer retag them, so the tag would go stale."""
+    found = [t for t in STALE_TAGS if get(get(r.props, "properties", "tags"), t) is not None]
     if found:
-        return f"tag(s) {', '.join(found)} can change, and a change would PUT an immutable version"
+        return (
+            f"tag(s) {', '.join(found)} would go stale on versions retained outside the stack; "
+            "keep them on the asset's container"
+        )
     return None
 
 
@@ -453,8 +447,7 @@ RULES: tuple[Rule, ...] = (
     rule("ml-workspace-managed-identity", M, "Azure security baseline (managed identities)", (ML_WORKSPACE,), workspace_identity),
     rule("ml-workspace-public-access-explicit", M, "this project", (ML_WORKSPACE,), workspace_public_access_explicit),
     rule("ml-workspace-private", A, "CKV_AZURE_144", (ML_WORKSPACE,), workspace_private),
-    rule("ml-endpoint-auth-required", M, "this project", (ML_ENDPOINT,), endpoint_auth),
-    rule("ml-kubernetes-endpoint-auth-mode", M, "Microsoft Learn: aad_token is for managed endpoints only", (ML_ENDPOINT,), kubernetes_endpoint_auth_mode),
+    rule("ml-endpoint-auth-required", M, "this project; Microsoft Learn: aad_token is for managed endpoints only", (ML_ENDPOINT,), endpoint_auth),
     rule("ml-deployment-probes", A, "this project", (ML_DEPLOYMENT,), deployment_probes),
     rule("ml-deployment-app-insights", A, "this project", (ML_DEPLOYMENT,), deployment_app_insights),
     rule("ml-compute-local-auth-off", A, "CKV_AZURE_142 (compute clusters)", (ML_COMPUTE,), compute_local_auth_off),
@@ -468,7 +461,7 @@ RULES: tuple[Rule, ...] = (
     rule("appinsights-workspace-based", M, "this project (classic App Insights is retired)", (APP_INSIGHTS,), insights_workspace_based),
     rule("log-retention-90-days", M, "this project", (LOG_WORKSPACE,), log_retention),
     rule("tags-required", M, "this project", TAGGED + TAGGED_IN_PROPERTIES, tags_present),
-    rule("ml-versions-immutable-tags", M, "this project (asset versions are immutable)", ML_VERSIONS, versions_without_mutable_tags),
+    rule("ml-versions-no-owner-tag", A, "this project (retained versions leave the stack)", ML_VERSIONS, versions_without_owner_tag),
     rule("stateful-resources-protected", M, "this project", STATEFUL, stateful_protected),
     rule("images-pinned-by-digest", M, "this project", (CONTAINER_GROUP, ML_ENVIRONMENT), images_pinned),
 )  # fmt: skip

@@ -95,7 +95,7 @@ def test_asset_versions_carry_no_tag_that_can_change(recorded, stack):
             tags = r.get("properties.tags")
             assert "owner" not in tags, r.name
             assert set(tags) == {*assets.IMMUTABLE_TAGS, "sha256"}, r.name
-            assert rules.versions_without_mutable_tags(rules.Resource(r.type, r.inputs)) is None
+            assert rules.versions_without_owner_tag(rules.Resource(r.type, r.inputs)) is None
 
 
 def test_an_owner_change_leaves_every_asset_version_untouched():
