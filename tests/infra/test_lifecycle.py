@@ -1,5 +1,6 @@
 """What a change and a destroy do: resource options the program declares, recorded from the
-engine requests under the mocks (replace rules checked against the SDK, delete order, retained versions, RBAC waits on both stacks)."""
+engine requests under the mocks (replace rules checked against the SDK, delete order, retained
+versions, RBAC waits on both stacks)."""
 
 import inspect
 import re
