@@ -10,7 +10,7 @@ import pytest
 from pulumi_azure_native import containerinstance
 
 from infra import aci, assets, propagation
-from infra.testing import Program, RecordingMonitor, run_program
+from infra.testing import ROOT, Program, RecordingMonitor, run_program
 from policy import rules
 
 ACI = "azure-native:containerinstance:ContainerGroup"
@@ -196,3 +196,38 @@ def test_the_scoring_container_is_built_in_one_place(recorded):
     program, _ = recorded["dev"]
     containers = program.one(ACI).get("containers")
     assert [c["name"] for c in containers] == [aci.SCORING]
+
+
+def recovery_rows() -> list[tuple[str, list[str], str]]:
+    """(type, logical names, id tail) of the import table in docs/rollout.md."""
+    text = (ROOT / "docs" / "rollout.md").read_text()
+    table = text.split("| asset | type | logical name |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([^`]+)`", cells[2])
+        rows.append((cells[1].strip("`"), names, cells[3].strip("`")))
+    return rows
+
+
+def test_the_revert_recovery_names_what_the_program_declares(recorded):
+    """The guide's import table: one row per retained kind, logical names and ids as declared."""
+    program, _ = recorded["prod"]
+    rows = recovery_rows()
+    assert {t for t, _, _ in rows} == {*VERSIONS, BLOB}
+    assets = program.one("churn:ml:Assets")
+    guide = (ROOT / "docs" / "rollout.md").read_text()
+    assert f"ASSETS='{assets.urn}'" in guide
+    for kind, names, tail in rows:
+        declared = [r for r in program.of_type(kind) if r.parent == assets.urn]
+        for name in names:
+            prefix = name.split("<", 1)[0]
+            assert any(r.name.startswith(prefix) for r in declared), (kind, name)
+        if kind in VERSIONS:
+            (version,) = declared
+            assert names == [version.name]
+            # The id shape: .../workspaces/<ws>/<kind>/<name>/versions/<version>, as ARM has it.
+            pattern = re.escape(tail).replace(r"\$WS", "[^/]+")
+            pattern = pattern.replace("<name>", "[^/]+").replace("<version>", "[^/]+")
+            assert re.search(pattern + "$", version.id), (tail, version.id)
+    assert "never a `git revert`" in guide and "cannot create already existing resource" in guide
