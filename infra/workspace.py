@@ -216,7 +216,7 @@ class Workspace(pulumi.ComponentResource):
                 self.subscription_id,
                 "/providers/Microsoft.Authorization/roleDefinitions/",
                 guid,
-            ),  # fmt: skip
+            ),
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])),
         )
 
