@@ -5,11 +5,17 @@ the model's name and version from `model_artifacts/manifest.json` (training bump
 when an artifact changes), the environment's and the code's from a hash of what they hold, so
 an unchanged file produces no diff and a changed one a new version.
 
-Registered versions are kept. AzureML's v2 assets are immutable and archived rather than deleted,
-and a rollout may go back to an earlier version: so the versions, their containers and the blobs
-they point at are retained when Pulumi replaces or deletes them (`retain_on_delete`; the
-workspace's own deletion removes them), and versions carry no tag that can change (the owner
-tag lives on the containers), since a tag change would PUT an immutable version.
+Registered versions are kept. A version's content cannot change (only its tags and
+description can), and the stable deployment keeps running versions the repository no longer
+declares: so the versions, their containers and the blobs they point at are retained when Pulumi
+replaces or deletes them (`retain_on_delete`; the workspace's own deletion removes them). A
+retained version has left the stack, which can no longer retag it, so versions carry no owner
+tag (it would go stale); the owner tag lives on the containers.
+
+Going back to an older release is a config change (`stableRelease`, `candidateTraffic: 0`; see
+docs/rollout.md), never a git revert of `model_artifacts/` or the code: a revert declares a
+version that still exists in the workspace, and azure-native refuses to create an existing
+resource. docs/rollout.md gives the `pulumi import` that recovers from one.
 """
 
 import hashlib
@@ -139,7 +145,8 @@ def short(digest: str) -> str:
     return digest[:12]
 
 
-# What never changes for a stack; the other tags (the owner) go on the mutable containers.
+# What never changes for a stack; the owner tag goes on the containers, which the stack keeps
+# declaring, not on versions that may be retained outside it.
 IMMUTABLE_TAGS = tuple(k for k in KEYS if k != "owner")
 
 

@@ -20,7 +20,6 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import storage
 
 from . import outputs
-from .assets import IMMUTABLE_TAGS
 from .config import StackConfig
 from .tags import tags
 
@@ -150,7 +149,7 @@ class CollectedData(pulumi.ComponentResource):
                 workspace_name=args.workspace_name,
                 properties=ml.UriFolderDataVersionArgs(
                     data_type="uri_folder",
-                    tags={k: tags(cfg)[k] for k in IMMUTABLE_TAGS},
+                    tags=tags(cfg),
                     data_uri=pulumi.Output.concat(
                         f"azureml://datastores/{COLLECTOR_DATASTORE}/paths/",
                         folder,

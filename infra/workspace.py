@@ -1,5 +1,7 @@
 """The AzureML workspace and what it stands on: resource group, storage, vault, logs, registry."""
 
+import uuid
+
 import pulumi
 from pulumi_azure_native import (
     applicationinsights,
@@ -18,9 +20,13 @@ from .propagation import after_roles
 from .tags import tags
 
 DATASTORE = "churn_assets"
-# Built-in "Log Analytics Contributor" (Microsoft Learn, "Azure built-in roles"): includes
-# Microsoft.OperationalInsights/workspaces/sharedKeys/action.
-LOG_ANALYTICS_CONTRIBUTOR = "92aaf0da-9dab-42b6-94a3-d43ce8d16293"
+# The one action a preview of the ACI target needs beyond Reader: the container group's log
+# analytics settings read the workspace's shared key, a POST ("Azure resource provider
+# operations", Microsoft.OperationalInsights). No built-in role holds it without write/delete.
+SHARED_KEY_READ = "Microsoft.OperationalInsights/workspaces/sharedKeys/action"
+# Namespace of the custom role's GUID, derived from the resource group's id: stable for a stack,
+# new for a re-created (re-autonamed) group.
+ROLE_NAMESPACE = uuid.UUID("6f1d7c1e-3b0a-4f4e-9a59-2d7f3c8b1e42")
 
 
 class Workspace(pulumi.ComponentResource):
@@ -90,20 +96,8 @@ class Workspace(pulumi.ComponentResource):
             tags=common,
             opts=stateful,
         )
-        if cfg.preview_principal_id:
-            # The ACI target reads the workspace's shared key on every run, previews included: a
-            # POST action (sharedKeys/action) that the preview identity's Reader does not grant.
-            # Assigned here, it comes back with the workspace whenever the resource group does.
-            authorization.RoleAssignment(
-                f"{name}-preview-logs",
-                scope=self.logs.id,
-                principal_id=cfg.preview_principal_id,
-                principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
-                role_definition_id=roles.role_definition_id(
-                    self.subscription_id, LOG_ANALYTICS_CONTRIBUTOR
-                ),
-                opts=child,
-            )
+        if cfg.preview_principal_id and cfg.target == "aci":
+            self._grant_shared_key_read(name, cfg.preview_principal_id, child)
         self.insights = applicationinsights.Component(
             f"{name}-appi",
             resource_group_name=rg,
@@ -186,6 +180,44 @@ class Workspace(pulumi.ComponentResource):
                 "workspace_name": ws,
                 "registry_login_server": self.registry.login_server,
             }
+        )
+
+    def _grant_shared_key_read(
+        self, name: str, principal_id: str, opts: pulumi.ResourceOptions
+    ) -> None:
+        """The preview identity may read the logs' shared key, and nothing more, on this stack.
+
+        Only the ACI target needs it (the AKS target never reads the key). Declared here, the
+        role and its assignment come back with the resource group whenever it is re-created.
+        """
+        group = self.resource_group.id
+        guid = group.apply(lambda i: str(uuid.uuid5(ROLE_NAMESPACE, i)))
+        role = authorization.RoleDefinition(
+            f"{name}-log-shared-key-reader",
+            scope=group,
+            role_definition_id=guid,
+            # Custom role names are unique in the tenant: the group's name keeps them apart.
+            role_name=pulumi.Output.concat(
+                "Log shared key reader (", self.resource_group.name, ")"
+            ),
+            description="Reads the Log Analytics shared key, as a preview of the ACI target does.",
+            role_type="CustomRole",
+            permissions=[authorization.PermissionArgs(actions=[SHARED_KEY_READ])],
+            assignable_scopes=[group],
+            opts=opts,
+        )
+        authorization.RoleAssignment(
+            f"{name}-preview-logs",
+            scope=self.logs.id,
+            principal_id=principal_id,
+            principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
+            role_definition_id=pulumi.Output.concat(
+                "/subscriptions/",
+                self.subscription_id,
+                "/providers/Microsoft.Authorization/roleDefinitions/",
+                guid,
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[role])),
         )
 
     def datastore_uri(self, path: str) -> pulumi.Output[str]:

@@ -1,4 +1,4 @@
-"""The churn-scoring policy pack: every rule of rules.py, enforced at its level, minus the
+"""The churn-scoring policy pack: every rule of the rules package, enforced at its level, minus the
 waivers of waivers.py on the stacks they name.
 
 Run it with `pulumi preview --policy-pack policy` from the repository root.

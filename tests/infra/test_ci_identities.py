@@ -3,6 +3,7 @@ variable), deploys as the deploy identity (a variable of the dev and production 
 and the program itself grants the preview identity what its previews read on a re-created stack."""
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ import yaml
 
 from infra.config import ConfigError
 from infra.testing import ROOT, run_program
-from infra.workspace import LOG_ANALYTICS_CONTRIBUTOR
+from infra.workspace import ROLE_NAMESPACE, SHARED_KEY_READ
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 ROLE = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
+GROUP = "azure-native:resources:ResourceGroup"
 LOGS = "azure-native:operationalinsights:Workspace"
 PREVIEW_ID = "vars.AZURE_PREVIEW_CLIENT_ID"
 DEPLOY_ID = "vars.AZURE_DEPLOY_CLIENT_ID"
@@ -89,16 +92,41 @@ def test_each_up_is_followed_by_the_contract_check():
 PRINCIPAL = "11111111-2222-3333-4444-555555555555"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_preview_identity_gets_the_shared_key_read_on_the_stacks_own_logs(stack):
-    program = run_program(stack, overrides={"previewPrincipalId": PRINCIPAL})
-    logs = program.one(LOGS)
-    grants = [r for r in program.of_type(ROLE) if r.get("principalId") == PRINCIPAL]
-    assert len(grants) == 1
-    grant = grants[0]
-    assert grant.get("scope") == logs.id
-    assert grant.get("roleDefinitionId").endswith(f"/roleDefinitions/{LOG_ANALYTICS_CONTRIBUTOR}")
+def target(program) -> str:
+    return next(v for k, v in program.config.items() if k.endswith(":target"))
+
+
+def test_on_the_aci_target_the_preview_identity_may_read_the_logs_shared_key_only():
+    program = run_program("dev", overrides={"previewPrincipalId": PRINCIPAL})
+    assert target(program) == "aci"
+    (grant,) = [r for r in program.of_type(ROLE) if r.get("principalId") == PRINCIPAL]
+    (role,) = program.of_type(ROLE_DEFINITION)
+    group = program.one(GROUP)
+    assert grant.get("scope") == program.one(LOGS).id
     assert grant.get("principalType") == "ServicePrincipal"
+    assert grant.get("roleDefinitionId").endswith(
+        f"/roleDefinitions/{role.get('roleDefinitionId')}"
+    )
+    # One action, no wildcard, no data actions; assignable in this stack's group only.
+    assert role.get("permissions") == [{"actions": [SHARED_KEY_READ]}]
+    assert role.get("assignableScopes") == [group.id] and role.get("scope") == group.id
+    assert role.get("roleType") == "CustomRole"
+
+
+def test_the_custom_role_is_named_and_numbered_after_its_resource_group():
+    # Custom role names are unique in a tenant, and dev and prod share one.
+    program = run_program("dev", overrides={"previewPrincipalId": PRINCIPAL})
+    (role,) = program.of_type(ROLE_DEFINITION)
+    group = program.one(GROUP)
+    assert group.outputs["name"] in role.get("roleName")
+    assert role.get("roleDefinitionId") == str(uuid.uuid5(ROLE_NAMESPACE, group.id))
+
+
+def test_on_the_aks_target_the_preview_identity_is_granted_nothing():
+    program = run_program("prod", overrides={"previewPrincipalId": PRINCIPAL})
+    assert target(program) == "aks"
+    assert [r for r in program.of_type(ROLE) if r.get("principalId") == PRINCIPAL] == []
+    assert program.of_type(ROLE_DEFINITION) == []
 
 
 def test_without_a_preview_identity_nothing_is_granted():
@@ -114,3 +142,12 @@ def test_a_preview_identity_that_is_not_an_object_id_is_refused():
 def test_the_key_is_declared_with_an_empty_default():
     spec = yaml.safe_load(Path(ROOT / "Pulumi.yaml").read_text())["config"]["previewPrincipalId"]
     assert spec["default"] == "" and spec["type"] == "string"
+
+
+def test_the_docs_grant_no_more_than_the_program_and_destroy_prod_by_a_route_that_works():
+    text = (ROOT / "docs" / "delivery.md").read_text()
+    assert "Log Analytics Contributor" not in text
+    assert not re.search(r"previewPrincipalId.*--stack prod", text)
+    # A CI `up` runs the policy pack, where unprotected stateful resources are refused on prod.
+    assert "pulumi state unprotect --all --stack prod" in text
+    assert "protect false` and a deploy" not in text

@@ -1,12 +1,16 @@
 """What a change and a destroy do: resource options the program declares, recorded from the
-engine requests under the mocks (replace rules, delete order, retained versions, RBAC waits)."""
+engine requests under the mocks (replace rules checked against the SDK, delete order, retained
+versions, RBAC waits on both stacks)."""
 
+import inspect
+import re
 from dataclasses import dataclass
 
 import pytest
+from pulumi_azure_native import containerinstance
 
 from infra import aci, assets, propagation
-from infra.testing import Program, RecordingMonitor, run_program
+from infra.testing import ROOT, Program, RecordingMonitor, run_program
 from policy import rules
 
 ACI = "azure-native:containerinstance:ContainerGroup"
@@ -14,6 +18,7 @@ ROLE = "azure-native:authorization:RoleAssignment"
 SLEEP = "time:index/sleep:Sleep"
 DATASTORE = "azure-native:machinelearningservices:Datastore"
 BLOB = "azure-native:storage:Blob"
+DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 VERSIONS = rules.ML_VERSIONS
 ASSET_CONTAINERS = (
     rules.ML_MODEL_CONTAINER,
@@ -55,27 +60,56 @@ def recorded():
     return {"dev": dev, "prod": prod}
 
 
-def test_container_group_is_replaced_on_what_aci_cannot_update_deleting_first(recorded):
+# Azure's "Update containers in Azure Container Instances" (Microsoft Learn): these need the
+# container group deleted before it is redeployed. Written as paths of the SDK's wire names.
+DELETE_FIRST = {
+    "OS type": "osType",
+    "CPU": "containers[*].resources.requests.cpu",
+    "memory": "containers[*].resources.requests.memoryInGB",
+    "GPU": "containers[*].resources.requests.gpu",
+    "restart policy": "restartPolicy",
+    "network profile": "subnetIds",
+}
+
+
+def snake(name: str) -> str:
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def sdk_has(path: str) -> bool:
+    """Whether `path` (camelCase segments, `[*]` for list items) names an input of the SDK's
+    ContainerGroupArgs, walking the nested ...Args classes by their type annotations."""
+    kind: type | None = containerinstance.ContainerGroupArgs
+    for segment in path.replace("[*]", "").split("."):
+        if kind is None or not isinstance(getattr(kind, snake(segment), None), property):
+            return False
+        hint = str(inspect.signature(getattr(kind, snake(segment)).fget).return_annotation)
+        nested = re.search(r"ForwardRef\('(\w+Args)'\)", hint)
+        kind = getattr(containerinstance, nested.group(1)) if nested else None
+    return True
+
+
+def covers(rule: str, path: str) -> bool:
+    return path == rule or path.startswith(rule + ".")
+
+
+def test_the_documented_delete_first_properties_are_real_sdk_inputs():
+    assert sdk_has("containers[*].resources.requests.memoryInGB")
+    assert not sdk_has("containers[*].resources.requests.memory")
+    for doc, path in DELETE_FIRST.items():
+        assert sdk_has(path), f"{doc}: {path}"
+
+
+def test_the_container_group_is_replaced_old_one_first_on_every_delete_first_property(recorded):
     program, options = recorded["dev"]
     group = options[program.one(ACI).urn]
-    # Azure's "Update containers" page: OS type, CPU, memory, GPU, restart policy and network
-    # profile need the group deleted before redeployment.
-    assert set(group.replace_on_changes) >= {
-        "osType",
-        "restartPolicy",
-        "containers[*].resources",
-        "subnetIds",
-    }
+    for rule in group.replace_on_changes:
+        assert sdk_has(rule), f"replaceOnChanges names {rule}, which ContainerGroup does not have"
+    for doc, path in DELETE_FIRST.items():
+        assert any(covers(rule, path) for rule in group.replace_on_changes), doc
     # The old group holds the DNS label until it is gone.
     assert group.delete_before_replace
-
-
-def test_the_replace_rules_name_inputs_the_container_group_really_has(recorded):
-    program, _ = recorded["dev"]
-    group = program.one(ACI)
-    for path in ("osType", "restartPolicy", "containers.0.resources"):
-        assert group.get(path) is not None, path
-    assert group.get("ipAddress.dnsNameLabel")
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -88,14 +122,14 @@ def test_asset_versions_their_containers_and_blobs_stay_registered(recorded, sta
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_asset_versions_carry_no_tag_that_can_change(recorded, stack):
+def test_asset_versions_carry_no_owner_tag(recorded, stack):
     program, _ = recorded[stack]
     for r in program.resources:
         if r.type in VERSIONS:
             tags = r.get("properties.tags")
             assert "owner" not in tags, r.name
             assert set(tags) == {*assets.IMMUTABLE_TAGS, "sha256"}, r.name
-            assert rules.versions_without_mutable_tags(rules.Resource(r.type, r.inputs)) is None
+            assert rules.versions_without_owner_tag(rules.Resource(r.type, r.inputs)) is None
 
 
 def test_an_owner_change_leaves_every_asset_version_untouched():
@@ -109,34 +143,53 @@ def test_an_owner_change_leaves_every_asset_version_untouched():
     assert len(versions(before)) == 3
 
 
-def waits_between(program: Program, role_name: str, consumer_type: str) -> list[str]:
-    """The Sleeps that depend on the role assignment and that the consumer depends on."""
-    role = next(r for r in program.of_type(ROLE) if r.name == role_name)
-    consumer = program.one(consumer_type)
-    return [
-        s.name
-        for s in program.of_type(SLEEP)
-        if role.urn in s.dependencies and s.urn in consumer.dependencies
-    ]
+PREVIEW = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(scope="module")
+def with_preview():
+    return {s: run_program(s, overrides={"previewPrincipalId": PREVIEW}) for s in ("dev", "prod")}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_grant_to_an_identity_of_the_program_is_waited_for_before_use(with_preview, stack):
+    """A role assigned to an identity the program declares is there for something the program
+    declares: that consumer must wait for it, through a Sleep, never depend on it directly."""
+    program = with_preview[stack]
+    sleeps = program.of_type(SLEEP)
+    grants = program.of_type(ROLE)
+    assert len(grants) >= 2
+    for grant in grants:
+        direct = [r.name for r in program.resources if grant.urn in r.dependencies]
+        assert all(r.type == SLEEP for r in program.resources if grant.urn in r.dependencies), (
+            f"{direct} use {grant.name} without waiting for it to propagate"
+        )
+        if grant.get("principalId") == PREVIEW:  # used outside the program, by CI previews
+            continue
+        (wait,) = [s for s in sleeps if grant.urn in s.dependencies]
+        assert wait.get("createDuration") == propagation.ROLE_PROPAGATION
+        # A replaced assignment (a new id) waits again; an unchanged one does not.
+        assert grant.id in (wait.get("triggers") or {}).values(), wait.name
+        users = [r.name for r in program.resources if wait.urn in r.dependencies]
+        assert users, f"nothing waits on {wait.name}"
 
 
 @pytest.mark.parametrize(
     ("stack", "role", "consumer"),
-    [("dev", "churn-acr-pull", ACI), ("dev", "churn-mlw-blob-reader", DATASTORE)],
+    [
+        ("dev", "churn-acr-pull", ACI),
+        ("dev", "churn-mlw-blob-reader", DATASTORE),
+        ("prod", "churn-mlw-blob-reader", DATASTORE),
+        ("prod", "churn-endpoint-blob-reader", DEPLOYMENT),
+    ],
 )
-def test_what_needs_a_role_waits_for_it_to_propagate(recorded, stack, role, consumer):
-    program, _ = recorded[stack]
-    waits = waits_between(program, role, consumer)
-    assert len(waits) == 1, f"{consumer} does not wait after {role}"
-    sleep = next(s for s in program.of_type(SLEEP) if s.name == waits[0])
-    assert sleep.get("createDuration") == propagation.ROLE_PROPAGATION
-    # A replaced assignment (a new id) waits again; an unchanged one does not.
-    assert sleep.get("triggers.assignment0")
-
-
-def test_the_wait_is_bounded():
-    value = propagation.ROLE_PROPAGATION
-    assert value.endswith("s") and 30 <= int(value[:-1]) <= 300
+def test_what_needs_a_role_waits_for_it(with_preview, stack, role, consumer):
+    program = with_preview[stack]
+    grant = next(r for r in program.of_type(ROLE) if r.name == role)
+    waits = [s for s in program.of_type(SLEEP) if grant.urn in s.dependencies]
+    assert waits and all(
+        w.urn in c.dependencies for w in waits for c in program.of_type(consumer)
+    ), f"{consumer} does not wait after {role}"
 
 
 def test_the_scoring_container_is_built_in_one_place(recorded):
@@ -144,3 +197,38 @@ def test_the_scoring_container_is_built_in_one_place(recorded):
     containers = program.one(ACI).get("containers")
     # The scoring container first, then the TLS sidecar (infra/tls.py) in front of it.
     assert [c["name"] for c in containers] == [aci.SCORING, "proxy"]
+
+
+def recovery_rows() -> list[tuple[str, list[str], str]]:
+    """(type, logical names, id tail) of the import table in docs/rollout.md."""
+    text = (ROOT / "docs" / "rollout.md").read_text()
+    table = text.split("| asset | type | logical name |", 1)[1].split("\n\n", 1)[0]
+    rows = []
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        names = re.findall(r"`([^`]+)`", cells[2])
+        rows.append((cells[1].strip("`"), names, cells[3].strip("`")))
+    return rows
+
+
+def test_the_revert_recovery_names_what_the_program_declares(recorded):
+    """The guide's import table: one row per retained kind, logical names and ids as declared."""
+    program, _ = recorded["prod"]
+    rows = recovery_rows()
+    assert {t for t, _, _ in rows} == {*VERSIONS, BLOB}
+    assets = program.one("churn:ml:Assets")
+    guide = (ROOT / "docs" / "rollout.md").read_text()
+    assert f"ASSETS='{assets.urn}'" in guide
+    for kind, names, tail in rows:
+        declared = [r for r in program.of_type(kind) if r.parent == assets.urn]
+        for name in names:
+            prefix = name.split("<", 1)[0]
+            assert any(r.name.startswith(prefix) for r in declared), (kind, name)
+        if kind in VERSIONS:
+            (version,) = declared
+            assert names == [version.name]
+            # The id shape: .../workspaces/<ws>/<kind>/<name>/versions/<version>, as ARM has it.
+            pattern = re.escape(tail).replace(r"\$WS", "[^/]+")
+            pattern = pattern.replace("<name>", "[^/]+").replace("<version>", "[^/]+")
+            assert re.search(pattern + "$", version.id), (tail, version.id)
+    assert "never a `git revert`" in guide and "cannot create already existing resource" in guide

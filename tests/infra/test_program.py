@@ -335,7 +335,7 @@ def test_every_taggable_resource_carries_the_tags(programs, stack):
             and r.type.endswith(("Container", "Version"))
         ):
             tags = r.get("properties.tags")
-            # Immutable asset versions carry only the tags that never change (test_assets_kept.py).
+            # Retained asset versions carry no owner tag, which would go stale (tests/infra/test_lifecycle.py).
             keys = assets.IMMUTABLE_TAGS if r.type.endswith("Version") else KEYS
             assert {k: tags[k] for k in keys} == {k: expected[k] for k in keys}, r.name
             checked += 1

@@ -65,11 +65,6 @@ CASES: dict[str, tuple[str, dict, dict]] = {
     "ml-endpoint-auth-required": (
         r.ML_ENDPOINT, {"properties": {"authMode": "Key"}}, {"properties": {"authMode": "None"}}
     ),
-    "ml-kubernetes-endpoint-auth-mode": (
-        r.ML_ENDPOINT,
-        {"properties": {"authMode": "AMLToken", "compute": "/computes/aks"}},
-        {"properties": {"authMode": "AADToken", "compute": "/computes/aks"}},
-    ),
     "ml-deployment-probes": (
         r.ML_DEPLOYMENT,
         {"properties": {"livenessProbe": {"period": "PT10S"}, "readinessProbe": {"period": "PT10S"}}},
@@ -132,7 +127,7 @@ CASES: dict[str, tuple[str, dict, dict]] = {
         {"ingestionMode": "ApplicationInsights"},
     ),
     "log-retention-90-days": (r.LOG_WORKSPACE, {"retentionInDays": 90}, {"retentionInDays": 30}),
-    "ml-versions-immutable-tags": (
+    "ml-versions-no-owner-tag": (
         r.ML_MODEL,
         {"properties": {"tags": {"project": "churn-scoring", "stack": "prod", "sha256": "ab"}}},
         {"properties": {"tags": TAGS}},
@@ -267,11 +262,27 @@ def test_no_rule_points_at_a_change_that_breaks_the_deploy(name):
 
 
 def test_a_kubernetes_endpoint_may_not_ask_for_entra_tokens_but_a_managed_one_may():
-    check = by_name("ml-kubernetes-endpoint-auth-mode").check
+    check = by_name("ml-endpoint-auth-required").check
     assert check(Resource(r.ML_ENDPOINT, {"properties": {"authMode": "AADToken"}})) is None
     k8s = {"authMode": "Key", "compute": "/computes/aks"}
     assert check(Resource(r.ML_ENDPOINT, {"properties": k8s})) is None
     assert check(Resource(r.ML_ENDPOINT, {"properties": {**k8s, "authMode": "AADToken"}}))
+
+
+@pytest.mark.parametrize("compute", [None, "/computes/aks"])
+@pytest.mark.parametrize("mode", [None, "None", "AADToken"])
+def test_an_endpoint_auth_fault_is_reported_once(compute, mode):
+    props = {"tags": TAGS, "properties": {"authMode": mode, "compute": compute}}
+    endpoint = Resource(r.ML_ENDPOINT, props)
+    found = [rule.name for rule in RULES if rule.applies_to(r.ML_ENDPOINT) and rule.check(endpoint)]
+    assert len(found) == (0 if (mode, compute) == ("AADToken", None) else 1), found
+
+
+def test_the_owner_tag_rule_is_advice_with_its_true_reason():
+    rule = by_name("ml-versions-no-owner-tag")
+    assert not rule.mandatory
+    message = rule.check(Resource(r.ML_MODEL, {"properties": {"tags": TAGS}})) or ""
+    assert "stale" in message and "immutable" not in message + rule.description
 
 
 def test_the_vault_firewall_advice_keeps_the_trusted_services_bypass():
