@@ -20,8 +20,14 @@ N = TypeVar("N", int, float)
 
 
 class ConfigError(ValueError):
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"config key '{key}' is {value!r}; allowed: {allowed}")
+    def __init__(self, key: str, value: object, allowed: str, *, missing: bool = False) -> None:
+        if missing:
+            message = (
+                f"config key '{key}' is not set; allowed: {allowed} (pulumi config set {key} ...)"
+            )
+        else:
+            message = f"config key '{key}' is {value!r}; allowed: {allowed}"
+        super().__init__(message)
         self.key = key
 
 
@@ -78,7 +84,10 @@ class Values:
 
 
 def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
-    value = cfg.require(key)
+    try:
+        value = cfg.require(key)
+    except (ConfigError, pulumi.ConfigMissingError):  # Pulumi's own message lists no values
+        raise ConfigError(key, None, " | ".join(allowed), missing=True) from None
     if value not in allowed:
         raise ConfigError(key, value, " | ".join(allowed))
     return value
