@@ -83,19 +83,25 @@ class Values:
         return self.values[key]
 
 
-def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
+def _require(cfg: Source, key: str, allowed: str) -> str:
+    """The raw value; a missing key is a ConfigError naming what it accepts (Pulumi's own
+    ConfigMissingError names none)."""
     try:
-        value = cfg.require(key)
-    except (ConfigError, pulumi.ConfigMissingError):  # Pulumi's own message lists no values
-        raise ConfigError(key, None, " | ".join(allowed), missing=True) from None
+        return cfg.require(key)
+    except (ConfigError, pulumi.ConfigMissingError):
+        raise ConfigError(key, None, allowed, missing=True) from None
+
+
+def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
+    value = _require(cfg, key, " | ".join(allowed))
     if value not in allowed:
         raise ConfigError(key, value, " | ".join(allowed))
     return value
 
 
 def _ranged(cfg: Source, key: str, low: N, high: N, parse: Callable[[str], N], kind: str) -> N:
-    raw = cfg.require(key)
     allowed = f"{kind} from {low} to {high}"
+    raw = _require(cfg, key, allowed)
     try:
         value = parse(raw)
     except ValueError:
@@ -114,14 +120,14 @@ def _number(cfg: Source, key: str, low: float, high: float) -> float:
 
 
 def _bool(cfg: Source, key: str) -> bool:
-    raw = cfg.require(key)
+    raw = _require(cfg, key, "true | false")
     if raw not in ("true", "false"):
         raise ConfigError(key, raw, "true | false")
     return raw == "true"
 
 
 def _match(cfg: Source, key: str, pattern: str, allowed: str) -> str:
-    value = cfg.require(key)
+    value = _require(cfg, key, allowed)
     if not re.fullmatch(pattern, value):
         raise ConfigError(key, value, allowed)
     return value
