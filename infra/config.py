@@ -84,8 +84,8 @@ class Values:
 
 
 def _require(cfg: Source, key: str, allowed: str) -> str:
-    """The raw value; a missing key is a ConfigError naming what it accepts (Pulumi's own
-    ConfigMissingError names none)."""
+    """The raw value; a missing key is a ConfigError naming the values it accepts (Pulumi's own
+    ConfigMissingError names none). Used for the keys with a fixed set of values."""
     try:
         return cfg.require(key)
     except (ConfigError, pulumi.ConfigMissingError):
@@ -100,8 +100,8 @@ def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
 
 
 def _ranged(cfg: Source, key: str, low: N, high: N, parse: Callable[[str], N], kind: str) -> N:
+    raw = cfg.require(key)
     allowed = f"{kind} from {low} to {high}"
-    raw = _require(cfg, key, allowed)
     try:
         value = parse(raw)
     except ValueError:
@@ -120,14 +120,14 @@ def _number(cfg: Source, key: str, low: float, high: float) -> float:
 
 
 def _bool(cfg: Source, key: str) -> bool:
-    raw = _require(cfg, key, "true | false")
+    raw = cfg.require(key)
     if raw not in ("true", "false"):
         raise ConfigError(key, raw, "true | false")
     return raw == "true"
 
 
 def _match(cfg: Source, key: str, pattern: str, allowed: str) -> str:
-    value = _require(cfg, key, allowed)
+    value = cfg.require(key)
     if not re.fullmatch(pattern, value):
         raise ConfigError(key, value, allowed)
     return value
