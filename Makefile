@@ -71,7 +71,7 @@ client: setup ## score the sample customer against make serve (ARGS="--csv FILE"
 	@$(RUN) python -m scoring.client $(if $(filter --endpoint% --stack%,$(ARGS)),,--endpoint http://127.0.0.1:$(PORT)/score) $(ARGS)
 
 # In-process run() and HTTP requests/s: the original entry script beside ours.
-bench: setup ## the original entry script beside ours, in-process and over HTTP, ~2 min
+bench: setup ## the original entry script beside ours, in-process and over HTTP, ~5 min
 	$(RUN) python -m bench
 
 lint: setup ## ruff, ruff format, basedpyright, actionlint
