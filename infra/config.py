@@ -24,8 +24,14 @@ HOST_NAME = r"(|(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})
 
 
 class ConfigError(ValueError):
-    def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"config key '{key}' is {value!r}; allowed: {allowed}")
+    def __init__(self, key: str, value: object, allowed: str, *, missing: bool = False) -> None:
+        if missing:
+            message = (
+                f"config key '{key}' is not set; allowed: {allowed} (pulumi config set {key} ...)"
+            )
+        else:
+            message = f"config key '{key}' is {value!r}; allowed: {allowed}"
+        super().__init__(message)
         self.key = key
 
 
@@ -103,8 +109,17 @@ class Values:
         return self.values.get(key)
 
 
+def _require(cfg: Source, key: str, allowed: str) -> str:
+    """The raw value; a missing key is a ConfigError naming the values it accepts (Pulumi's own
+    ConfigMissingError names none). Used for the keys with a fixed set of values."""
+    try:
+        return cfg.require(key)
+    except (ConfigError, pulumi.ConfigMissingError):
+        raise ConfigError(key, None, allowed, missing=True) from None
+
+
 def _choice(cfg: Source, key: str, allowed: tuple[str, ...]) -> str:
-    value = cfg.require(key)
+    value = _require(cfg, key, " | ".join(allowed))
     if value not in allowed:
         raise ConfigError(key, value, " | ".join(allowed))
     return value

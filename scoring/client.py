@@ -2,13 +2,15 @@
 
     python -m scoring.client --endpoint http://localhost:5001/score
     python -m scoring.client --endpoint URL --key KEY --csv customers.csv
+    CHURN_SCORING_KEY=KEY python -m scoring.client --endpoint URL
     python -m scoring.client --stack dev --expect stay
     python -m scoring.client --stack dev --check
     python -m scoring.client --stack prod --deployment m3-c1a2b3c4d-e5f6a7b8c
 
-The endpoint and its key come from `--endpoint/--key`, or from the outputs of a Pulumi stack
-(`--stack dev|prod`, through `pulumi stack output --json --show-secrets`). `--deployment` sends
-the request to one deployment of an AzureML endpoint, whatever its traffic split. `--aad` asks
+The endpoint and its key come from `--endpoint/--key` (or the CHURN_SCORING_KEY variable), or
+from the outputs of a Pulumi stack (`--stack dev|prod`, through `pulumi stack output --json
+--show-secrets`). `--deployment` sends the request to one deployment of an AzureML endpoint,
+whatever its traffic split. `--aad` asks
 azure-identity for an Azure AD token instead of a key, for endpoints that use token auth.
 
 `--check` runs the service contract against the endpoint instead (scoring/smoke.py): the sample
@@ -28,6 +30,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -53,6 +56,7 @@ FEATURES = [
 TEXT_FEATURES = {"Geography", "Gender"}
 SAMPLE_CUSTOMER = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
 
+KEY_ENV = "CHURN_SCORING_KEY"  # the variable `make serve` and the service read the key from
 AAD_SCOPE = "https://ml.azure.com/.default"
 # AzureML routes a request carrying this header to the named deployment, bypassing the split.
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -64,26 +68,63 @@ class ClientError(Exception):
     """A failure worth one clear sentence to the user; the process exits non-zero."""
 
 
+class RowsRefused(ClientError):
+    """The service's 400: `errors` name rows by their index in the batch."""
+
+    def __init__(self, message: str, errors: list[dict]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Rows:
+    values: list[list[object]]
+    lines: list[int] | None = None  # the file line of each row, for a CSV
+    source: str = "the sample customer"
+
+    def where(self, index: int) -> str:
+        """`customers.csv line 7` for a CSV row, `row 3` otherwise (index from 0)."""
+        if self.lines is None or not 0 <= index < len(self.lines):
+            return f"row {index + 1}"
+        return f"{self.source} line {self.lines[index]}"
+
+
 @dataclass(frozen=True)
 class Target:
     endpoint: str
     key: str | None
 
 
-def read_csv(path: Path) -> list[list[object]]:
-    """Rows of a CSV whose header names the feature columns (extra columns are ignored)."""
+def read_csv(path: Path) -> Rows:
+    """Rows of a CSV whose header names the feature columns (extra columns are ignored), each
+    with the file line it ends on, so that errors can name it."""
+    rows, lines = [], []
     try:
         with path.open(newline="") as handle:
             reader = csv.DictReader(handle)
             missing = [name for name in FEATURES if name not in (reader.fieldnames or [])]
             if missing:
                 raise ClientError(f"{path}: missing column(s) {', '.join(missing)}")
-            rows = [[_cell(name, record[name]) for name in FEATURES] for record in reader]
+            for record in reader:
+                if None in record:  # more cells than the header has names
+                    raise ClientError(
+                        f"{path} line {reader.line_num}: {len(reader.fieldnames or [])} columns "
+                        f"in the header, more on this line"
+                    )
+                absent = [name for name in FEATURES if record[name] is None]
+                if absent:
+                    raise ClientError(
+                        f"{path} line {reader.line_num}: no value for {', '.join(absent)}"
+                    )
+                rows.append([_cell(name, record[name]) for name in FEATURES])
+                lines.append(reader.line_num)
     except OSError as exc:
         raise ClientError(f"cannot read {path}: {exc.strerror}") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ClientError(f"{path}: not a readable CSV: {exc}") from exc
     if not rows:
         raise ClientError(f"{path}: no data rows")
-    return rows
+    return Rows(rows, lines, str(path))
 
 
 def _cell(name: str, text: str | None) -> object:
@@ -157,7 +198,9 @@ def score(
     except requests.RequestException as exc:
         raise ClientError(f"cannot reach {endpoint}: {exc}") from exc
     if response.status_code >= 400:
-        raise ClientError(f"{endpoint} answered HTTP {response.status_code}: {_excerpt(response)}")
+        message = f"{endpoint} answered HTTP {response.status_code}: {_excerpt(response)}"
+        errors = _row_errors(response) if response.status_code == 400 else []
+        raise RowsRefused(message, errors) if errors else ClientError(message)
     return parse_answer(response.text, len(rows))
 
 
@@ -189,6 +232,29 @@ def _is_probability_pair(pair: object) -> bool:
     return all(0.0 <= p <= 1.0 for p in pair) and math.isclose(sum(pair), 1.0, abs_tol=1e-4)
 
 
+def _row_errors(response: requests.Response) -> list[dict]:
+    """The 400 body's `errors` that name a row, or [] if it has none."""
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [e for e in errors if isinstance(e, dict) and isinstance(e.get("row"), int)]
+
+
+def refused_rows(rows: Rows, start: int, errors: list[dict]) -> str:
+    """The service's row errors, by the file line of each row: one sentence."""
+    parts = []
+    for error in errors[:3]:
+        where = rows.where(start + error["row"])
+        column = f", column {error['column']}" if error.get("column") else ""
+        parts.append(f"{where}{column}: expected {error.get('expected')}, got {error.get('got')}")
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "the service refused a batch, which was not scored: " + "; ".join(parts) + more
+
+
 def _excerpt(response: requests.Response) -> str:
     text = " ".join(response.text.split())
     return text[:300] or response.reason or "(empty body)"
@@ -203,6 +269,13 @@ def table(results: list[tuple[float, float]], threshold: float) -> str:
     for index, (p_stay, p_leave) in enumerate(results, start=1):
         lines.append(f"{index:>5}  {p_stay:>8.4f}  {p_leave:>8.4f}  {decision(p_leave, threshold)}")
     return "\n".join(lines)
+
+
+def summary(results: list[tuple[float, float]], threshold: float) -> str:
+    leave = sum(1 for _, p_leave in results if decision(p_leave, threshold) == "leave")
+    return (
+        f"{len(results)} rows: {len(results) - leave} stay, {leave} leave (threshold {threshold:g})"
+    )
 
 
 def stack_name(text: str) -> str:
@@ -230,7 +303,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     where.add_argument(
         "--stack", type=stack_name, help="read endpoint and key from stack dev or prod ([org/]name)"
     )
-    parser.add_argument("--key", help="endpoint key, sent as 'Authorization: Bearer <key>'")
+    parser.add_argument(
+        "--key", help=f"endpoint key, sent as 'Authorization: Bearer <key>' (default: ${KEY_ENV})"
+    )
     parser.add_argument("--aad", action="store_true", help="authenticate with an Azure AD token")
     parser.add_argument(
         "--deployment",
@@ -278,16 +353,20 @@ def main(argv: list[str] | None = None) -> int:
         if args.stack:
             target = stack_target(args.stack, Path(__file__).resolve().parent.parent)
         else:
-            target = Target(args.endpoint, args.key)
+            target = Target(args.endpoint, args.key or os.environ.get(KEY_ENV) or None)
         token = aad_token() if args.aad else target.key
         if args.check:
             return check(target.endpoint, token, args.timeout)
-        rows = read_csv(args.csv) if args.csv else [SAMPLE_CUSTOMER]
+        rows = read_csv(args.csv) if args.csv else Rows([SAMPLE_CUSTOMER])
         results = []
-        for start in range(0, len(rows), args.batch_size):
-            batch = rows[start : start + args.batch_size]
-            results += score(target.endpoint, batch, token, args.timeout, args.deployment)
+        for start in range(0, len(rows.values), args.batch_size):
+            batch = rows.values[start : start + args.batch_size]
+            try:
+                results += score(target.endpoint, batch, token, args.timeout, args.deployment)
+            except RowsRefused as exc:
+                raise ClientError(refused_rows(rows, start, exc.errors)) from exc
         print(table(results, args.threshold))
+        print(summary(results, args.threshold))
         if args.expect:
             wrong = [
                 i

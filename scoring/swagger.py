@@ -1,6 +1,7 @@
 """The Swagger 2.0 description that azmlinfsrv serves at GET /swagger.json (swagger2.json).
 
-Written from the entry script's contract and the fitted artifacts, so it cannot drift:
+It names no scheme, so it is true for every target (see `swagger()`). Written from the entry
+script's contract and the fitted artifacts, so it cannot drift:
 `make swagger` regenerates it, a test compares the committed file with a fresh one.
 
     python -m scoring.swagger [MODEL_DIR] > scoring/swagger2.json
@@ -62,7 +63,9 @@ def swagger(scorer: Scorer, manifest: dict) -> dict:
             "description": "Probability that a bank customer stays or leaves, per row.",
             "version": f"{manifest['name']} {manifest['version']}",
         },
-        "schemes": ["https"],
+        # No "schemes": Swagger 2.0 then means the scheme this file was fetched with, which is
+        # the one each target serves (plain http locally, https on ACI's TLS sidecar and on the
+        # AKS router), so one file is right for every target.
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "securityDefinitions": {

@@ -73,6 +73,7 @@ def test_sample_customer_with_key_prints_a_table(server, capsys):
     assert out.splitlines() == [
         "  row    p_stay   p_leave  decision",
         "    1    0.9000    0.1000  stay",
+        "1 rows: 1 stay, 0 leave (threshold 0.5)",
     ]
     request = Handler.seen[-1]
     assert request["auth"] == "Bearer s3cret"
@@ -92,11 +93,37 @@ def test_csv_rows_are_sent_in_feature_order_and_batched(server, capsys, tmp_path
         capsys, "--endpoint", f"{server}/ok", "--csv", str(path), "--batch-size", "2"
     )
     assert code == 0, err
-    assert [line.split()[-1] for line in out.splitlines()[1:]] == ["stay", "leave", "stay"]
+    assert [line.split()[-1] for line in out.splitlines()[1:4]] == ["stay", "leave", "stay"]
+    assert out.splitlines()[4] == "3 rows: 2 stay, 1 leave (threshold 0.5)"
     batches = [r["data"] for r in Handler.seen[-2:]]
     assert [len(b) for b in batches] == [2, 1]
     assert batches[0][0] == ["France" if v == "Germany" else v for v in client.SAMPLE_CUSTOMER]
     assert Handler.seen[-1]["auth"] is None
+
+
+def test_key_may_come_from_the_environment(server, capsys, monkeypatch):
+    monkeypatch.setenv(client.KEY_ENV, "from-env")
+    assert run(capsys, "--endpoint", f"{server}/ok")[0] == 0
+    assert Handler.seen[-1]["auth"] == "Bearer from-env"
+    assert run(capsys, "--endpoint", f"{server}/ok", "--key", "given")[0] == 0
+    assert Handler.seen[-1]["auth"] == "Bearer given"  # the command line wins
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("600,France,Male,30\n", "bad.csv line 3: no value for Tenure, Balance"),
+        ("600,France,Male,30,1,0,1,1,1,100,extra\n", "bad.csv line 3: 10 columns in the header"),
+        ('"600\n', "bad.csv line 3: no value for Geography"),
+    ],
+)
+def test_malformed_csv_lines_are_named_by_their_file_line(capsys, tmp_path, body, message):
+    path = tmp_path / "bad.csv"
+    good = ",".join(str(v) for v in client.SAMPLE_CUSTOMER)
+    path.write_text(",".join(FEATURES) + "\n" + good + "\n" + body)
+    code, out, err = run(capsys, "--endpoint", "http://127.0.0.1:9/score", "--csv", str(path))
+    assert code == 1 and out == ""
+    assert message in err and err.count("\n") == 1
 
 
 def test_expect_fails_the_run_on_a_wrong_decision(server, capsys, tmp_path):
@@ -106,6 +133,14 @@ def test_expect_fails_the_run_on_a_wrong_decision(server, capsys, tmp_path):
     code, _, err = run(capsys, "--endpoint", f"{server}/ok", "--csv", str(path), "--expect", "stay")
     assert code == 1
     assert "expected 'stay'" in err and "[1]" in err
+
+
+def test_service_row_errors_name_the_file_line(capsys):
+    rows = client.Rows([[1]] * 4, [2, 3, 5, 6], "c.csv")  # line 4 is a quoted line break
+    errors = [{"row": 1, "column": "Age", "expected": "an integer", "got": '"x"'}]
+    assert client.refused_rows(rows, 2, errors).endswith(
+        'c.csv line 6, column Age: expected an integer, got "x"'
+    )
 
 
 def test_csv_without_a_feature_column_is_refused(capsys, tmp_path):

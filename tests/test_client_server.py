@@ -40,7 +40,8 @@ def test_sample_customer_stays_as_a_module_run(endpoint):
 
 
 @pytest.mark.parametrize("key", [None, "a-wrong-key-of-good-length"])
-def test_missing_or_wrong_key_is_a_401(endpoint, capsys, key):
+def test_missing_or_wrong_key_is_a_401(endpoint, capsys, monkeypatch, key):
+    monkeypatch.delenv(client.KEY_ENV, raising=False)
     code, out, err = run(capsys, "--endpoint", endpoint, *(["--key", key] if key else []))
     assert code == 1 and out == ""
     assert "answered HTTP 401" in err
@@ -59,19 +60,29 @@ def test_csv_rows_are_scored_in_order(endpoint, capsys, tmp_path):
     code, out, err = run(capsys, "--endpoint", endpoint, "--key", KEY, "--csv", str(path),
                          "--batch-size", "3")  # fmt: skip
     assert code == 0, err
-    lines = out.splitlines()[1:]
+    lines = out.splitlines()[1:-1]
     assert [line.split()[0] for line in lines] == ["1", "2", "3", "4"]
+    assert out.splitlines()[-1].startswith("4 rows: ")
     assert lines[0].split()[1:] == lines[3].split()[1:]  # same customer, same answer
 
 
-def test_a_bad_row_is_the_services_400_with_its_reason(endpoint, capsys, tmp_path):
+def test_a_bad_row_is_the_services_400_named_by_its_file_line(endpoint, capsys, tmp_path):
     path = tmp_path / "bad.csv"
-    values = [str(v) for v in client.SAMPLE_CUSTOMER]
-    values[1] = "Italy"
-    path.write_text(",".join(client.FEATURES) + "\n" + ",".join(values) + "\n")
-    code, _, err = run(capsys, "--endpoint", endpoint, "--key", KEY, "--csv", str(path))
-    assert code == 1
-    assert "answered HTTP 400" in err and "Geography" in err
+    good = [str(v) for v in client.SAMPLE_CUSTOMER]
+    bad = [*good[:1], "Italy", *good[2:]]
+    lines = [",".join(client.FEATURES), *[",".join(good)] * 3, ",".join(bad)]
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "--endpoint", endpoint, "--key", KEY, "--csv", str(path),
+                         "--batch-size", "3")  # fmt: skip
+    assert code == 1 and out == ""
+    assert f"{path} line 5, column Geography: expected one of France, Germany, Spain" in err
+
+
+def test_key_from_the_environment_and_a_summary_line(endpoint, capsys, monkeypatch):
+    monkeypatch.setenv(client.KEY_ENV, KEY)
+    code, out, err = run(capsys, "--endpoint", endpoint)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "1 rows: 1 stay, 0 leave (threshold 0.5)"
 
 
 def test_expect_leave_fails_on_the_sample_customer(endpoint, capsys):

@@ -2,64 +2,15 @@
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
-import joblib
-import numpy as np
 import pytest
-import xgboost as xgb
 
-from scoring import score
 from training import train
 
 ROWS = 1500
-
-
-@pytest.fixture(scope="module")
-def data() -> Path:
-    if not train.DEFAULT_DATA.is_file():
-        # The CSV is not in the repository; checkouts without it (GitHub-hosted runners) say so.
-        if os.environ.get("CHURN_DATA_TESTS") == "skip":
-            pytest.skip(f"no bank-churn CSV at {train.DEFAULT_DATA} (CHURN_DATA_TESTS=skip)")
-        pytest.fail(f"the bank-churn CSV is expected at {train.DEFAULT_DATA}")
-    return train.DEFAULT_DATA
-
-
-def run_training(data: Path, out: Path) -> dict:
-    assert train.main(["--data", str(data), "--out", str(out), "--rows", str(ROWS)]) == 0
-    return json.loads((out / train.MANIFEST_FILE).read_text())
-
-
-def predict(out: Path, frame) -> np.ndarray:
-    pipeline = joblib.load(out / train.PIPELINE_FILE)
-    booster = xgb.Booster(model_file=str(out / train.CLASSIFIER_FILE))
-    return booster.inplace_predict(pipeline.transform(frame[train.FEATURES]))
-
-
-def test_training_twice_gives_identical_artifacts_and_predictions(data, tmp_path):
-    first = run_training(data, tmp_path / "a")
-    second = run_training(data, tmp_path / "b")
-    assert first["artifacts"] == second["artifacts"]
-    frame = train.load_data(data, ROWS)
-    np.testing.assert_array_equal(predict(tmp_path / "a", frame), predict(tmp_path / "b", frame))
-
-
-def test_retraining_unchanged_keeps_version_and_changed_bumps_it(data, tmp_path):
-    out = tmp_path / "art"
-    assert run_training(data, out)["version"] == 1
-    assert run_training(data, out)["version"] == 1
-    assert train.main(["--data", str(data), "--out", str(out), "--rows", "1200"]) == 0
-    assert json.loads((out / train.MANIFEST_FILE).read_text())["version"] == 2
-
-
-def test_freshly_trained_folder_is_one_the_service_loads(data, tmp_path):
-    manifest = run_training(data, tmp_path)
-    for name, digest in manifest["artifacts"].items():
-        assert train.sha256(tmp_path / name) == digest
-    assert manifest["data"]["sha256"] == train.sha256(data)
-    scorer, _ = score.load(str(tmp_path))  # hashes, versions, features and the fast path
-    assert isinstance(scorer, score.Scorer)
-    assert 0.5 < manifest["metrics"]["roc_auc"] <= 1.0
 
 
 def test_missing_data_is_a_clear_error(tmp_path, caplog):
@@ -73,3 +24,36 @@ def test_committed_artifacts_match_their_manifest():
     for name, digest in manifest["artifacts"].items():
         assert train.sha256(train.DEFAULT_OUT / name) == digest
     assert manifest["metrics"]["roc_auc"] == pytest.approx(0.84, abs=0.01)
+
+
+def run_retraining_tests(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """tests/test_retraining.py in a child pytest with the given environment."""
+    kept = {k: v for k, v in os.environ.items() if k not in ("CI", "CHURN_DATA_TESTS")}
+    tests = str(Path(__file__).with_name("test_retraining.py"))
+    command = [sys.executable, "-m", "pytest", tests, "-q", "-rs", "-p", "no:cacheprovider"]
+    command += ["--basetemp", str(tmp_path / "t")]
+    return subprocess.run(
+        command, env=kept | env, cwd=train.ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_without_the_csv_retraining_is_skipped_with_where_to_put_it(tmp_path):
+    done = run_retraining_tests({"CHURN_DATA": str(tmp_path / "elsewhere.csv")}, tmp_path)
+    # The module skips as a whole, so the child run collects no test (pytest's exit code 5).
+    assert done.returncode == pytest.ExitCode.NO_TESTS_COLLECTED, done.stdout
+    assert "1 skipped" in done.stdout
+    assert "retraining tests need Churn_Modelling.csv: download" in done.stdout
+    assert str(tmp_path / "elsewhere.csv") in done.stdout
+
+
+def test_in_ci_a_missing_csv_fails(tmp_path):
+    env = {"CHURN_DATA": str(tmp_path / "elsewhere.csv"), "CI": "true"}
+    done = run_retraining_tests(env, tmp_path)
+    assert done.returncode == 1
+    assert "CI=true requires it" in done.stdout
+
+
+def test_manifest_records_the_python_minor_version_only():
+    """Another 3.11 patch release retrains to the same bytes: the patch number is not recorded."""
+    manifest = json.loads((train.DEFAULT_OUT / train.MANIFEST_FILE).read_text())
+    assert manifest["libraries"]["python"] == train.python_minor() == "3.11"

@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ from training import profile
 log = logging.getLogger("training")
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "Churn_Modelling.csv"
+DATA_FILE = "Churn_Modelling.csv"
+# The public bank-churn data set (Kaggle "Churn Modelling", 10,000 rows); CHURN_DATA moves it.
+DEFAULT_DATA = Path(os.environ.get("CHURN_DATA") or ROOT.parent / "shared" / "data" / DATA_FILE)
+WHERE_TO_PUT_IT = (
+    f"download {DATA_FILE} (the public bank-churn data set, Kaggle 'Churn Modelling', "
+    f"10,000 rows) to {DEFAULT_DATA} or set CHURN_DATA to its path"
+)
 DEFAULT_OUT = ROOT / "model_artifacts"
 
 MODEL_NAME = "churn-xgb"
@@ -90,10 +97,14 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def python_minor() -> str:
+    return ".".join(platform.python_version_tuple()[:2])
+
+
 def load_data(path: Path, rows: int | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(
-            f"training data not found at {path}: pass --data PATH to the bank-churn CSV"
+            f"training data not found at {path}: {WHERE_TO_PUT_IT}, or pass --data PATH"
         )
     frame = pd.read_csv(path, nrows=rows)
     missing = [c for c in DROPPED + FEATURES + [TARGET] if c not in frame.columns]
@@ -154,7 +165,9 @@ def write_artifacts(result: Result, out: Path, data: Path, rows: int) -> dict:
         "version": next_version(out, hashes),
         "artifacts": hashes,
         "features": FEATURES,
-        "libraries": {"python": platform.python_version()}
+        # The minor version only: pickles and the pinned wheels follow it, not the patch release,
+        # so retraining on another 3.11.x gives the same manifest (and the same model digest).
+        "libraries": {"python": python_minor()}
         | {name: version(name if name != "xgboost" else "xgboost-cpu") for name in PINNED},
         "data": {"file": data.name, "sha256": sha256(data), "rows": rows},
         "metrics": {"roc_auc": round(result.roc_auc, 6), "test_rows": len(result.x_test)},
