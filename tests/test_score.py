@@ -209,7 +209,7 @@ def test_every_error_is_counted_and_the_list_is_capped(scorer):
     bad[1] = "Mars"
     failure = rejection(scorer, body([bad] * 50))
     assert failure.body["error_count"] == 50
-    assert len(failure.body["errors"]) == score.MAX_ERRORS_SHOWN
+    assert len(failure.body["errors"]) == score.contract.MAX_ERRORS_SHOWN
     assert failure.body["message"] == "50 problems in the rows; nothing was scored"
 
 
@@ -307,8 +307,8 @@ def test_features_in_another_order_are_refused(artifacts, caplog):
 
 
 def test_a_fast_path_that_disagrees_with_the_reference_is_refused(monkeypatch, caplog):
-    real = score.Scorer.walk
-    monkeypatch.setattr(score.Scorer, "walk", lambda self, x: real(self, x) + 1e-4)
+    real = score.Scorer.p_leave
+    monkeypatch.setattr(score.Scorer, "p_leave", lambda self, rows: real(self, rows) + 1e-4)
     assert "differs from the reference by 1.00e-04" in refusal(ARTIFACTS, caplog)
 
 
