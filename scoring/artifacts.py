@@ -107,14 +107,19 @@ def probe_rows(scorer: Scorer, count: int = 256) -> list[list]:
 
 
 def check_against_reference(scorer: Scorer, pipeline, classifier) -> float:
-    """Largest difference between the fast path and scikit-learn + XGBoost on probe rows."""
+    """Largest difference between the fast path, in one batch and row by row, and
+    scikit-learn + XGBoost on probe rows."""
     import pandas as pd
 
     rows = probe_rows(scorer)
     frame = pd.DataFrame(rows, columns=[c.name for c in scorer.columns])
     expected = classifier.predict_proba(pipeline.transform(frame))
-    leave = scorer.p_leave(scorer.contract.validate({"data": rows}))
-    difference = float(np.abs(pairs(leave) - expected).max())
+    columns = scorer.contract.validate({"data": rows})
+    few = [scorer.contract.validate({"data": [row]}) for row in rows]  # the path of few rows
+    leave = np.concatenate([scorer.p_leave(c) for c in few])
+    difference = max(
+        float(np.abs(pairs(found) - expected).max()) for found in (scorer.p_leave(columns), leave)
+    )
     if not difference <= TOLERANCE:
         raise refuse(f"the fast path differs from the reference by {difference:.2e}")
     return difference

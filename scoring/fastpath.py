@@ -10,6 +10,7 @@ and leaves are summed in float32 in tree order, as XGBoost does.
 """
 
 import json
+import sys
 from array import array
 from bisect import bisect_right
 
@@ -115,9 +116,9 @@ class Scorer:
             raise NoFastPath("no fast path for this XGBoost model: expected binary gbtree")
         if int(params["num_feature"]) != self.width:
             raise NoFastPath(f"the classifier expects {params['num_feature']} features")
-        self.trees = compile_trees(trees, self.width)
         base = np.float32(params["base_score"].strip("[]"))
-        self.bias = -np.log(np.float32(1) / base - np.float32(1))  # logit, as XGBoost does
+        bias = -np.log(np.float32(1) / base - np.float32(1))  # logit, as XGBoost does
+        self.trees = compile_trees(trees, self.width, bias)
 
     # -- scoring ------------------------------------------------------------------------------
 
@@ -153,12 +154,9 @@ class Scorer:
         """P(leave) per row, float32: every tree's leaf summed in float32 in tree order, as
         XGBoost does, then its logistic function."""
         if len(columns.values[0]) <= FEW_ROWS:
-            leaves = self.trees.few_leaves(self.few_features(columns))
+            terms = self.trees.few_leaves(self.few_features(columns))
         else:
-            leaves = self.trees.leaves(self.features(columns))
-        terms = np.empty((len(leaves), self.trees.count + 1), np.float32)
-        terms[:, 0] = self.bias
-        terms[:, 1:] = leaves
+            terms = self.trees.leaves(self.features(columns))
         margin = np.cumsum(terms, axis=1, dtype=np.float32)[:, -1]
         return np.float32(1) / (np.float32(1) + np.exp(-margin.astype(np.float64)).astype("f4"))
 
@@ -202,9 +200,15 @@ class Trees:
         self.offsets = np.array([f for f in range(len(sizes))], np.intp)  # searchsorted -> line
         self.values = values.ravel()  # (trees, most leaves) leaf values, float32
         self.base = np.arange(self.count, dtype=np.intp) * values.shape[1]  # each tree's first
+        # the same tables for few_leaves(): each line as one integer, lane i for tree i
+        self.lines = [int.from_bytes(line.tobytes(), sys.byteorder) for line in masks]
+        self.size = masks.shape[1] * masks.itemsize
+        lane = masks.itemsize * 8
+        self.ones = sum(1 << (lane * tree) for tree in range(self.count))
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
-        """(rows, trees) float32: the value of the leaf each row of x reaches in each tree."""
+        """(rows, 1 + trees) float32: the bias, then the value of the leaf each row of x reaches
+        in each tree."""
         keys = sortable(x) + (np.arange(x.shape[1], dtype=np.int64) << 32)
         lines = np.searchsorted(self.keys, keys, side="right") + self.offsets
         mask = self.masks[lines[:, 0]]
@@ -213,23 +217,29 @@ class Trees:
         return self._reached(mask)
 
     def few_leaves(self, rows: list[array]) -> np.ndarray:
-        """leaves() for a few rows, with the thresholds searched in Python."""
-        lines = [
-            [first + bisect_right(t, v) for first, t, v in zip(self.first, self.thresholds, row)]
-            for row in rows
-        ]
-        return self._reached(np.bitwise_and.reduce(self.masks[lines], axis=1))
+        """leaves() for a few rows, in Python: each row's mask is one integer with a lane of
+        bits per tree, and its lowest leaves are found for all lanes at once (no lane is zero,
+        so subtracting 1 from each never borrows across lanes)."""
+        found = []
+        for row in rows:
+            mask = -1
+            for first, thresholds, value in zip(self.first, self.thresholds, row):
+                mask &= self.lines[first + bisect_right(thresholds, value)]
+            found.append((mask & ~(mask - self.ones)).to_bytes(self.size, sys.byteorder))
+        lowest = np.frombuffer(b"".join(found), self.masks.dtype).reshape(len(rows), -1)
+        return self.values.take(np.bitwise_count(lowest - 1) + self.base)
 
     def _reached(self, mask: np.ndarray) -> np.ndarray:
         lowest = mask & (~mask + 1)  # the lowest leaf no right turn ruled out
         return self.values.take(np.bitwise_count(lowest - 1) + self.base)
 
 
-def compile_trees(trees: list[dict], features: int) -> Trees:
-    """The bit tables of XGBoost trees (JSON model dump), leaves numbered left to right."""
+def compile_trees(trees: list[dict], features: int, bias: float) -> Trees:
+    """The bit tables of XGBoost trees (JSON model dump), leaves numbered left to right. The
+    bias comes first, as a tree of one leaf, so that the sum starts from it as XGBoost's does."""
     splits: list[list[tuple[float, int, int]]] = [[] for _ in range(features)]
-    values = []
-    for number, tree in enumerate(trees):
+    values = [[bias]]
+    for number, tree in enumerate(trees, start=1):
         left, right = tree["left_children"], tree["right_children"]
         leaves: list[float] = []
 
@@ -254,13 +264,13 @@ def compile_trees(trees: list[dict], features: int) -> Trees:
     thresholds, tables = [], []
     for found in splits:
         found.sort(key=lambda s: np.float32(s[0]))
-        mask = np.full(len(trees), np.iinfo(dtype).max, dtype)
+        mask = np.full(len(values), np.iinfo(dtype).max, dtype)
         tables.append(mask.copy())
         for _, number, ruled_out in found:
             mask[number] &= ~dtype(ruled_out)
             tables.append(mask.copy())
         thresholds.append(np.array([s[0] for s in found], np.float32))
-    padded = np.zeros((len(trees), most), np.float32)
+    padded = np.zeros((len(values), most), np.float32)
     for number, leaves in enumerate(values):
         padded[number, : len(leaves)] = leaves
     return Trees(thresholds, np.array(tables, dtype), padded)
