@@ -11,9 +11,13 @@ import json
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
 import orjson
 
 MAX_ROWS = 10_000
+# Up to this many rows, Python does the work at a few microseconds a row; above, numpy does it
+# at a fixed cost of tens of microseconds, then much less a row.
+FEW_ROWS = 8
 MAX_ERRORS_SHOWN = 20
 SAMPLE_ROW = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
 # The exact Python types a column's JSON values may have (bool is not int here).
@@ -87,6 +91,7 @@ class Columns(NamedTuple):
 
     values: list[tuple]  # one tuple per column, one JSON value per row
     codes: dict[int, tuple[int, ...]]  # contract position -> index in the column's categories
+    numbers: np.ndarray | None = None  # numeric columns as float64 lines, for larger batches
 
 
 def describe(value) -> str:
@@ -142,6 +147,11 @@ class Contract:
         self.name_set = set(self.names)
         self.by_name = {c.name: c for c in columns}
         self.shape = f"a list of {len(columns)} values ({', '.join(self.names)}) or an object with those keys"
+        self.numeric = [i for i, c in enumerate(columns) if c.kind != "category"]
+        self.low = [c.low for c in columns]
+        self.high = [c.high for c in columns]
+        self.low_array = np.array([self.low[i] for i in self.numeric])
+        self.high_array = np.array([self.high[i] for i in self.numeric])
         # contract position -> {category: code}
         self.lookups = {
             i: {c: code for code, c in enumerate(column.categories)}
@@ -161,8 +171,10 @@ class Contract:
                 valid = self.as_columns(rows)
                 # orjson keeps the last of repeated keys: each ':' outside strings separates a
                 # key from its value, and a valid body has no ':' inside its strings.
-                if valid is not None and body.count(b":") == 1 + len(self.names) * sum(
-                    type(r) is dict for r in rows
+                colons = body.count(b":")
+                if valid is not None and (
+                    colons == 1
+                    or colons == 1 + len(self.names) * sum(type(r) is dict for r in rows)
                 ):
                     return valid
         return self.validate(parse_exactly(body))
@@ -206,16 +218,25 @@ class Contract:
         for column, found in zip(self.columns, values):
             if not set(map(type, found)) <= column.types:
                 return None
-            # no NaN reaches here (both parsers refuse it); inf and huge integers compare
-            if (
-                column.kind != "category"
-                and not column.low <= min(found) <= max(found) <= column.high
-            ):
-                return None
         codes = {i: tuple(map(lookup.get, values[i])) for i, lookup in self.lookups.items()}
         if any(None in c for c in codes.values()):
             return None
-        return Columns(values, codes)
+        numbers = None
+        if len(rows) <= FEW_ROWS:  # no NaN reaches here (both parsers refuse it)
+            for i in self.numeric:
+                if not self.low[i] <= min(values[i]) <= max(values[i]) <= self.high[i]:
+                    return None
+        else:
+            try:
+                numbers = np.array([values[i] for i in self.numeric], np.float64)
+            except OverflowError:  # an integer beyond float range
+                return None
+            if (
+                not (self.low_array <= numbers.min(axis=1)).all()
+                or not (numbers.max(axis=1) <= self.high_array).all()
+            ):  # inf too
+                return None
+        return Columns(values, codes, numbers)
 
     def diagnose(self, rows: list) -> list[dict]:
         """Every violation, row by row (the slow path, taken only for invalid requests)."""

@@ -16,11 +16,7 @@ from bisect import bisect_right
 
 import numpy as np
 import orjson
-from contract import CONTRACT, Column, Columns, Contract
-
-# Up to this many rows, features and thresholds are looked up in plain Python (a few
-# microseconds a row); above, in numpy (a fixed cost of tens of microseconds, then less a row).
-FEW_ROWS = 8
+from contract import CONTRACT, FEW_ROWS, Column, Columns, Contract
 
 
 class NoFastPath(ValueError):
@@ -124,8 +120,9 @@ class Scorer:
 
     def features(self, columns: Columns) -> np.ndarray:
         """The preprocessing pipeline's output for validated rows, in float32 as XGBoost reads."""
-        values, codes = columns
-        numbers = np.array([values[i] for i in self.numeric], np.float64)
+        values, codes, numbers = columns
+        if numbers is None:
+            numbers = np.array([values[i] for i in self.numeric], np.float64)
         out = np.empty((numbers.shape[1], self.width), np.float64)
         for position, table, where in self.onehot:
             out[:, where] = table[np.array(codes[position], np.intp)]
@@ -137,7 +134,7 @@ class Scorer:
     def few_features(self, columns: Columns) -> list[array]:
         """features() in plain Python, cheaper for a few rows: the same float64 arithmetic,
         rounded to float32 the same way."""
-        values, codes = columns
+        values, codes, _ = columns
         rows = []
         for row in range(len(values[0])):
             out = [0.0] * self.width
@@ -157,7 +154,8 @@ class Scorer:
             terms = self.trees.few_leaves(self.few_features(columns))
         else:
             terms = self.trees.leaves(self.features(columns))
-        margin = np.cumsum(terms, axis=1, dtype=np.float32)[:, -1]
+        # accumulate, unlike sum, adds in order whatever the shape: the bias, then tree by tree
+        margin = np.cumsum(terms, axis=0, dtype=np.float32)[-1]
         return np.float32(1) / (np.float32(1) + np.exp(-margin.astype(np.float64)).astype("f4"))
 
     def score(self, body: bytes) -> str:
@@ -207,7 +205,7 @@ class Trees:
         self.ones = sum(1 << (lane * tree) for tree in range(self.count))
 
     def leaves(self, x: np.ndarray) -> np.ndarray:
-        """(rows, 1 + trees) float32: the bias, then the value of the leaf each row of x reaches
+        """(1 + trees, rows) float32: the bias, then the value of the leaf each row of x reaches
         in each tree."""
         keys = sortable(x) + (np.arange(x.shape[1], dtype=np.int64) << 32)
         lines = np.searchsorted(self.keys, keys, side="right") + self.offsets
@@ -227,11 +225,11 @@ class Trees:
                 mask &= self.lines[first + bisect_right(thresholds, value)]
             found.append((mask & ~(mask - self.ones)).to_bytes(self.size, sys.byteorder))
         lowest = np.frombuffer(b"".join(found), self.masks.dtype).reshape(len(rows), -1)
-        return self.values.take(np.bitwise_count(lowest - 1) + self.base)
+        return self.values.take((np.bitwise_count(lowest - 1) + self.base).T)
 
     def _reached(self, mask: np.ndarray) -> np.ndarray:
         lowest = mask & (~mask + 1)  # the lowest leaf no right turn ruled out
-        return self.values.take(np.bitwise_count(lowest - 1) + self.base)
+        return self.values.take((np.bitwise_count(lowest - 1) + self.base).T)
 
 
 def compile_trees(trees: list[dict], features: int, bias: float) -> Trees:
