@@ -34,6 +34,9 @@ def read_key() -> bytes | None:
         raise refuse(f"{REQUIRE_ENV} must be 'true' or 'false', not {required!r}")
     if len(key) < MIN_KEY_LENGTH:
         raise refuse(f"set {KEY_ENV} to a key of at least {MIN_KEY_LENGTH} characters")
+    if not (key.isascii() and key.isprintable()):
+        # HTTP header values arrive as Latin-1 text: a client could never send such a key
+        raise refuse(f"{KEY_ENV} must be printable ASCII, as an HTTP header carries it")
     return key.encode()
 
 

@@ -416,6 +416,8 @@ def test_an_unknown_preprocessing_step_is_refused(artifacts, caplog):
         ("true", "short", "set CHURN_SCORING_KEY to a key of at least 16"),
         ("false", KEY, "CHURN_REQUIRE_KEY=false contradicts"),
         ("no", None, "CHURN_REQUIRE_KEY must be 'true' or 'false'"),
+        ("true", "clé-de-service-assez-longue", "must be printable ASCII"),
+        ("true", "a-key-long-enough\x07", "must be printable ASCII"),
     ],
 )
 def test_authentication_settings_are_checked(monkeypatch, required, key, fragment):
