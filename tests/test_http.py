@@ -107,3 +107,11 @@ def test_swagger_describes_the_service_with_the_sample(open_url):
     definitions = spec["definitions"]
     answer = requests.post(open_url, json=definitions["ServiceInput"]["example"], timeout=10)
     assert answer.json() == definitions["ServiceOutput"]["example"]
+
+
+def test_the_modules_beside_the_entry_script_load_whatever_the_app_root(tmp_path):
+    """AzureML may set AML_APP_ROOT to the folder above the code; the entry script puts its own
+    folder on the path, so its modules import all the same."""
+    with local_server({score.REQUIRE_ENV: "false", "AML_APP_ROOT": str(tmp_path)}) as url:
+        [[stay, leave]] = original_client(f"{url}/score")
+    assert stay > 0.9
