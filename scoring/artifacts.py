@@ -50,13 +50,34 @@ def find_artifacts(model_dir: str | None) -> Path:
     return found[0].parent
 
 
+def check_shape(manifest) -> None:
+    """The parts of manifest.json this script reads, of the types it reads them as."""
+
+    def text_map(value) -> bool:
+        return type(value) is dict and all(type(v) is str for v in value.values())
+
+    if type(manifest) is not dict:
+        raise refuse(f"{MANIFEST_FILE} must hold a JSON object")
+    for key, valid, what in (
+        ("artifacts", text_map, "an object of file names and sha256 texts"),
+        ("libraries", text_map, "an object of names and version texts"),
+        (
+            "features",
+            lambda v: type(v) is list and all(type(f) is str for f in v),
+            "a list of texts",
+        ),
+    ):
+        if key in manifest and not valid(manifest[key]):
+            raise refuse(f'"{key}" in {MANIFEST_FILE} must be {what}')
+
+
 def read_verified(folder: Path, manifest: dict) -> dict[str, bytes]:
     """Every artifact the manifest lists, read once and returned only if its sha256 matches."""
     listed = manifest.get("artifacts", {})
     for name in {PIPELINE_FILE, CLASSIFIER_FILE} - listed.keys():
         raise refuse(f"{MANIFEST_FILE} has no hash for {name}")
     for name in listed:
-        if Path(name).name != name or name in (".", ".."):
+        if Path(name).name != name or name in (".", "..") or "\0" in name:
             raise refuse(f"{MANIFEST_FILE} lists {name!r}, which is not a file name")
     return {name: read_one(folder / name, expected) for name, expected in listed.items()}
 
@@ -134,6 +155,7 @@ def load(model_dir: str | None) -> tuple[Scorer, dict]:
         manifest = json.loads((folder / MANIFEST_FILE).read_text())
     except (OSError, ValueError) as ex:
         raise refuse(f"cannot read {folder / MANIFEST_FILE}: {ex}") from None
+    check_shape(manifest)
     check_versions(manifest.get("libraries", {}))
     artifacts = read_verified(folder, manifest)  # before any of them is loaded
     pipeline = joblib.load(io.BytesIO(artifacts[PIPELINE_FILE]))

@@ -113,5 +113,5 @@ def test_the_modules_beside_the_entry_script_load_whatever_the_app_root(tmp_path
     """AzureML may set AML_APP_ROOT to the folder above the code; the entry script puts its own
     folder on the path, so its modules import all the same."""
     with local_server({score.REQUIRE_ENV: "false", "AML_APP_ROOT": str(tmp_path)}) as url:
-        [[stay, leave]] = original_client(f"{url}/score")
+        [[stay, _]] = original_client(f"{url}/score")
     assert stay > 0.9

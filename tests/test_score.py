@@ -374,6 +374,27 @@ def edit_manifest(folder: Path, change) -> None:
     path.write_text(json.dumps(manifest))
 
 
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda m: m["artifacts"].update({score.CLASSIFIER_FILE: 1}), '"artifacts" in manifest'),
+        (lambda m: m.update({"libraries": ["xgboost"]}), '"libraries" in manifest.json must be'),
+        (lambda m: m["libraries"].update({"xgboost": 3.2}), '"libraries" in manifest.json must be'),
+        (lambda m: m.update({"artifacts": None}), '"artifacts" in manifest.json must be'),
+        (lambda m: m.update({"features": "CreditScore"}), '"features" in manifest.json must be'),
+        (lambda m: m["artifacts"].update({"a\0b": "0" * 64}), "which is not a file name"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_one_refusal(artifacts, caplog, change, fragment):
+    edit_manifest(artifacts, change)
+    assert fragment in refusal(artifacts, caplog)
+
+
+def test_a_manifest_that_is_not_an_object_is_refused(artifacts, caplog):
+    (artifacts / score.MANIFEST_FILE).write_text("[1, 2]")
+    assert "must hold a JSON object" in refusal(artifacts, caplog)
+
+
 def test_a_library_version_mismatch_is_refused(artifacts, caplog):
     edit_manifest(artifacts, lambda m: m["libraries"].update({"xgboost": "1.7.6"}))
     message = refusal(artifacts, caplog)
