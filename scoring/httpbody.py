@@ -4,6 +4,14 @@ JSON, not too large), and reading the body with a size cap and a time limit.
 
 from contract import RequestError
 
+try:  # what gunicorn raises while reading a chunked body whose framing is wrong
+    from gunicorn.http.errors import ParseException
+except ImportError:  # no gunicorn (Windows runs waitress): nothing of that kind to catch
+
+    class ParseException(Exception):
+        pass
+
+
 MAX_BODY_BYTES = 4 * 1024 * 1024
 # A client that stops sending its body gets 408 instead of holding a worker until gunicorn
 # kills it (WORKER_TIMEOUT), which would also answer it with an HTML 500.
@@ -27,6 +35,8 @@ def body_of(request) -> bytes:
         return read_body(request.stream)
     except OSError:  # TimeoutError from the socket
         raise RequestError(408, f"the body did not arrive within {BODY_TIMEOUT_S} s") from None
+    except ParseException as ex:  # a bad chunk size, extension or terminator
+        raise RequestError(400, f"the body's chunked framing is invalid: {ex}") from None
 
 
 def read_body(stream) -> bytes:
