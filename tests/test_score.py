@@ -89,9 +89,10 @@ def test_rows_as_lists_or_objects_give_the_same_scores(scorer):
 
 def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
     """A few rows take the Python path, more take numpy's: both add the trees in one order."""
-    rows = score.probe_rows(scorer, 40)
-    batch = json.loads(scorer.score(body(rows)))
-    assert [json.loads(scorer.score(body([row])))[0] for row in rows] == batch
+    rows = score.probe_rows(scorer, 300)
+    alone = [json.loads(scorer.score(body([row])))[0] for row in rows]
+    for size in (2, score.contract.FEW_ROWS + 1, 41, len(rows)):
+        assert json.loads(scorer.score(body(rows[:size]))) == alone[:size]
 
 
 def test_categories_come_from_the_fitted_encoder(scorer):
