@@ -39,8 +39,8 @@ def value(column: score.Column) -> st.SearchStrategy:
 
 def rows(scorer: score.Scorer) -> st.SearchStrategy:
     row = st.tuples(*(value(c) for c in scorer.columns)).map(list)
-    small = st.lists(row, min_size=1, max_size=40)  # the numpy tree walk
-    return small | st.lists(row, min_size=score.BATCH_ROWS, max_size=score.BATCH_ROWS + 40)
+    few = score.fastpath.FEW_ROWS  # up to it, features and thresholds in Python; above, numpy
+    return st.lists(row, min_size=1, max_size=few) | st.lists(row, min_size=few + 1, max_size=80)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

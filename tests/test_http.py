@@ -1,6 +1,8 @@
 """The entry script behind AzureML's inference server, over HTTP, as clients see it."""
 
 import json
+import socket
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -107,3 +109,35 @@ def test_swagger_describes_the_service_with_the_sample(open_url):
     definitions = spec["definitions"]
     answer = requests.post(open_url, json=definitions["ServiceInput"]["example"], timeout=10)
     assert answer.json() == definitions["ServiceOutput"]["example"]
+
+
+def test_the_modules_beside_the_entry_script_load_whatever_the_app_root(tmp_path):
+    """AzureML may set AML_APP_ROOT to the folder above the code; the entry script puts its own
+    folder on the path, so its modules import all the same."""
+    with local_server({score.REQUIRE_ENV: "false", "AML_APP_ROOT": str(tmp_path)}) as url:
+        [[stay, _]] = original_client(f"{url}/score")
+    assert stay > 0.9
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",  # a chunk size that is not hexadecimal
+        b"2\r\n{}XX0\r\n\r\n",  # a chunk without its CRLF terminator
+        b"2;a\rb\r\n{}\r\n0\r\n\r\n",  # a bare CR in a chunk extension
+    ],
+)
+def test_bad_chunked_framing_gets_a_400_json_reason(open_url, chunks):
+    parts = urlsplit(open_url)
+    head = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(head.encode() + chunks)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"chunked framing is invalid" in answer
+    assert original_client(open_url)[0][0] > 0.9

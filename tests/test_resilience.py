@@ -32,7 +32,7 @@ import time
 from scoring import score
 from scoring.score import run  # noqa: F401
 
-score.BODY_TIMEOUT_S = 1
+score.httpbody.BODY_TIMEOUT_S = 1
 
 
 def init():

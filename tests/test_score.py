@@ -1,11 +1,16 @@
 """The entry script in-process: start-up checks, every validation rule, the HTTP adapter."""
 
+import ast
+import importlib.machinery
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.test import EnvironBuilder
 
 from scoring import score
@@ -82,6 +87,14 @@ def test_rows_as_lists_or_objects_give_the_same_scores(scorer):
     assert len(as_lists) == len(rows)
 
 
+def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
+    """A few rows take the Python path, more take numpy's: both add the trees in one order."""
+    rows = score.probe_rows(scorer, 300)
+    alone = [json.loads(scorer.score(body([row])))[0] for row in rows]
+    for size in (2, score.contract.FEW_ROWS + 1, 41, len(rows)):
+        assert json.loads(scorer.score(body(rows[:size]))) == alone[:size]
+
+
 def test_categories_come_from_the_fitted_encoder(scorer):
     import joblib
 
@@ -91,6 +104,78 @@ def test_categories_come_from_the_fitted_encoder(scorer):
     derived = [by_name[name].categories for name in ("Geography", "Gender")]
     assert derived == [tuple(c) for c in encoder.categories_]
     assert all(c.categories == () for c in score.CONTRACT)  # none written in the script
+
+
+def test_the_modules_beside_the_entry_script_shadow_no_installed_module():
+    """They are imported by plain name from the entry script's folder, put last on sys.path, so
+    an installed module of the same name would be imported instead (azmlinfsrv alone puts a
+    config.py, a swagger.py and more on the path)."""
+    folder = ROOT / "scoring"
+    local = {m.stem for m in folder.glob("*.py")}
+    imported = set()
+    for module in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module)
+    assert {"artifacts", "contract", "fastpath"} <= imported & local
+    elsewhere = [p for p in sys.path if Path(p or ".").resolve() != folder]
+    for name in imported & local:
+        assert importlib.machinery.PathFinder.find_spec(name, elsewhere) is None, name
+
+
+def readings(scorer, raw: bytes):
+    """What the fast reading and the exact one make of a body: columns or the 4xx."""
+    results = []
+    for read in (
+        scorer.contract.read,
+        lambda b: scorer.contract.validate(score.contract.parse_exactly(b)),
+    ):
+        try:
+            results.append(read(raw))
+        except score.RequestError as ex:
+            results.append((ex.status, ex.body))
+    return results
+
+
+ODD_BODIES = [
+    b'{"data": [[596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]], "data": []}',
+    b'{"data": [], "data": [[596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]]}',
+    b'\xef\xbb\xbf{"data": [[596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]]}',
+    b'{"data": [[596, "Germany", "Male", 32, 3, 1e400, 2, 0, 0, 41788.4]]}',
+    b'{"data": [[596, "Ge\\u0000rmany", "Male", 32, 3, 1, 2, 0, 0, 1]]}',
+    b'{"data": [[596, "\\ud800", "Male", 32, 3, 1, 2, 0, 0, 1]]}',
+    b'{"data": [[596, "Germany", "Male", 32, 3, -0.0, 2, 0, 0, 1E2]]}',
+    b'{"data": [[18446744073709551616, "Germany", "Male", 32, 3, 1, 2, 0, 0, 1]]}',
+    (
+        b'{"data": [{"CreditScore": 596, "CreditScore": 600, "Geography": "Spain", "Gender": "Male",'
+        b' "Age": 32, "Tenure": 3, "Balance": 1, "NumOfProducts": 2, "HasCrCard": 0,'
+        b' "IsActiveMember": 0, "EstimatedSalary": 1}]}'
+    ),
+]
+
+
+@pytest.mark.parametrize("raw", ODD_BODIES)
+def test_the_fast_reading_gives_what_the_exact_one_gives(scorer, raw):
+    fast, exact = readings(scorer, raw)
+    assert fast == exact
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_body_reads_the_same_both_ways(scorer, data):
+    """Valid rows, then bytes cut out, repeated or changed anywhere in the body."""
+    rows = data.draw(
+        st.lists(st.sampled_from(score.probe_rows(scorer, 30)), min_size=1, max_size=5)
+    )
+    rows = [as_object(r) if data.draw(st.booleans()) else r for r in rows]
+    raw = bytearray(body(rows))
+    for _ in range(data.draw(st.integers(0, 3))):
+        at = data.draw(st.integers(0, len(raw)))
+        raw[at : at + data.draw(st.integers(0, 3))] = data.draw(st.binary(max_size=3))
+    fast, exact = readings(scorer, bytes(raw))
+    assert fast == exact
 
 
 # -- validation: one rule per test -------------------------------------------------------------
@@ -209,7 +294,7 @@ def test_every_error_is_counted_and_the_list_is_capped(scorer):
     bad[1] = "Mars"
     failure = rejection(scorer, body([bad] * 50))
     assert failure.body["error_count"] == 50
-    assert len(failure.body["errors"]) == score.MAX_ERRORS_SHOWN
+    assert len(failure.body["errors"]) == score.contract.MAX_ERRORS_SHOWN
     assert failure.body["message"] == "50 problems in the rows; nothing was scored"
 
 
@@ -290,6 +375,27 @@ def edit_manifest(folder: Path, change) -> None:
     path.write_text(json.dumps(manifest))
 
 
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda m: m["artifacts"].update({score.CLASSIFIER_FILE: 1}), '"artifacts" in manifest'),
+        (lambda m: m.update({"libraries": ["xgboost"]}), '"libraries" in manifest.json must be'),
+        (lambda m: m["libraries"].update({"xgboost": 3.2}), '"libraries" in manifest.json must be'),
+        (lambda m: m.update({"artifacts": None}), '"artifacts" in manifest.json must be'),
+        (lambda m: m.update({"features": "CreditScore"}), '"features" in manifest.json must be'),
+        (lambda m: m["artifacts"].update({"a\0b": "0" * 64}), "which is not a file name"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_one_refusal(artifacts, caplog, change, fragment):
+    edit_manifest(artifacts, change)
+    assert fragment in refusal(artifacts, caplog)
+
+
+def test_a_manifest_that_is_not_an_object_is_refused(artifacts, caplog):
+    (artifacts / score.MANIFEST_FILE).write_text("[1, 2]")
+    assert "must hold a JSON object" in refusal(artifacts, caplog)
+
+
 def test_a_library_version_mismatch_is_refused(artifacts, caplog):
     edit_manifest(artifacts, lambda m: m["libraries"].update({"xgboost": "1.7.6"}))
     message = refusal(artifacts, caplog)
@@ -307,8 +413,8 @@ def test_features_in_another_order_are_refused(artifacts, caplog):
 
 
 def test_a_fast_path_that_disagrees_with_the_reference_is_refused(monkeypatch, caplog):
-    real = score.Scorer.walk
-    monkeypatch.setattr(score.Scorer, "walk", lambda self, x: real(self, x) + 1e-4)
+    real = score.Scorer.p_leave
+    monkeypatch.setattr(score.Scorer, "p_leave", lambda self, rows: real(self, rows) + 1e-4)
     assert "differs from the reference by 1.00e-04" in refusal(ARTIFACTS, caplog)
 
 
@@ -332,6 +438,8 @@ def test_an_unknown_preprocessing_step_is_refused(artifacts, caplog):
         ("true", "short", "set CHURN_SCORING_KEY to a key of at least 16"),
         ("false", KEY, "CHURN_REQUIRE_KEY=false contradicts"),
         ("no", None, "CHURN_REQUIRE_KEY must be 'true' or 'false'"),
+        ("true", "clé-de-service-assez-longue", "must be printable ASCII"),
+        ("true", "a-key-long-enough\x07", "must be printable ASCII"),
     ],
 )
 def test_authentication_settings_are_checked(monkeypatch, required, key, fragment):
