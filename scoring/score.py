@@ -17,7 +17,6 @@ for local use. Without either, init() refuses to start: authentication is never 
 import hashlib
 import hmac
 import importlib
-import io
 import json
 import logging
 import os
@@ -497,8 +496,10 @@ def check_against_reference(scorer: Scorer, pipeline, classifier) -> float:
 
 
 def load(model_dir: str | None) -> tuple[Scorer, dict]:
-    import joblib
     import xgboost as xgb
+
+    # Beside the entry script under azmlinfsrv (AML_APP_ROOT is on sys.path), else scoring.safe_load.
+    safe_load = importlib.import_module(f"{__package__}.safe_load" if __package__ else "safe_load")
 
     folder = find_artifacts(model_dir)
     try:
@@ -507,7 +508,7 @@ def load(model_dir: str | None) -> tuple[Scorer, dict]:
         raise refuse(f"cannot read {folder / MANIFEST_FILE}: {ex}") from None
     check_versions(manifest.get("libraries", {}))
     artifacts = read_verified(folder, manifest)  # before any of them is loaded
-    pipeline = joblib.load(io.BytesIO(artifacts[PIPELINE_FILE]))
+    pipeline = safe_load.load(artifacts, refuse)  # never the pickle: scoring/safe_load.py
     classifier = xgb.XGBClassifier()
     classifier.load_model(bytearray(artifacts[CLASSIFIER_FILE]))
     booster = classifier.get_booster()
