@@ -1,17 +1,18 @@
 """Start-up: find the model folder, verify every artifact's hash and the library versions against
-manifest.json before anything is unpickled, and build the fast path only if it agrees with
+manifest.json before anything is loaded, load the pipeline from its skops file against an
+allow-list of types (safe_load.py; nothing is unpickled), and build the fast path only if it agrees with
 scikit-learn + XGBoost on probe rows. Every refusal is one `refusing to start:` log line.
 """
 
 import hashlib
 import importlib
-import io
 import json
 import logging
 import platform
 from pathlib import Path
 
 import numpy as np
+import safe_load
 from contract import SAMPLE_ROW
 from fastpath import NoFastPath, Scorer, pairs
 
@@ -147,7 +148,6 @@ def check_against_reference(scorer: Scorer, pipeline, classifier) -> float:
 
 
 def load(model_dir: str | None) -> tuple[Scorer, dict]:
-    import joblib
     import xgboost as xgb
 
     folder = find_artifacts(model_dir)
@@ -158,7 +158,7 @@ def load(model_dir: str | None) -> tuple[Scorer, dict]:
     check_shape(manifest)
     check_versions(manifest.get("libraries", {}))
     artifacts = read_verified(folder, manifest)  # before any of them is loaded
-    pipeline = joblib.load(io.BytesIO(artifacts[PIPELINE_FILE]))
+    pipeline = safe_load.load(artifacts, refuse)  # never the pickle: safe_load.py
     classifier = xgb.XGBClassifier()
     classifier.load_model(bytearray(artifacts[CLASSIFIER_FILE]))
     try:

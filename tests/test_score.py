@@ -418,16 +418,22 @@ def test_a_fast_path_that_disagrees_with_the_reference_is_refused(monkeypatch, c
     assert "differs from the reference by 1.00e-04" in refusal(ARTIFACTS, caplog)
 
 
-def test_an_unknown_preprocessing_step_is_refused(artifacts, caplog):
+def test_an_unknown_preprocessing_step_is_refused(artifacts, caplog, monkeypatch):
     import joblib
     from sklearn.preprocessing import MinMaxScaler
+
+    from scoring import safe_load
 
     pipeline = joblib.load(artifacts / score.PIPELINE_FILE)
     columns = pipeline.steps[0][1]
     columns.transformers_[1] = ("numbers", MinMaxScaler(), columns.transformers_[1][2])
-    joblib.dump(pipeline, artifacts / score.PIPELINE_FILE)
-    digest = train.sha256(artifacts / score.PIPELINE_FILE)
-    edit_manifest(artifacts, lambda m: m["artifacts"].update({score.PIPELINE_FILE: digest}))
+    # Past the allow-list of the types the service loads, to reach the fast path's own rule.
+    allowed = (*safe_load.ALLOWED, "sklearn.preprocessing._data.MinMaxScaler")
+    monkeypatch.setattr(safe_load, "ALLOWED", allowed)  # as training imports it
+    monkeypatch.setattr(score.artifacts.safe_load, "ALLOWED", allowed)  # as the service does
+    (artifacts / safe_load.FILE).write_bytes(safe_load.dumps(pipeline))
+    digest = train.sha256(artifacts / safe_load.FILE)
+    edit_manifest(artifacts, lambda m: m["artifacts"].update({safe_load.FILE: digest}))
     assert "no fast path for the preprocessing step 'numbers'" in refusal(artifacts, caplog)
 
 

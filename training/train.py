@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from scoring import safe_load
 from training import profile
 
 log = logging.getLogger("training")
@@ -42,6 +43,8 @@ DEFAULT_OUT = ROOT / "model_artifacts"
 
 MODEL_NAME = "churn-xgb"
 PIPELINE_FILE = "pipeline_processing.pkl"
+# The same pipeline in a format that loads without running code: the only one the service loads.
+SAFE_PIPELINE_FILE = safe_load.FILE
 CLASSIFIER_FILE = "modelML2.ubj"
 MANIFEST_FILE = "manifest.json"
 
@@ -155,11 +158,12 @@ def write_artifacts(result: Result, out: Path, data: Path, rows: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(result.pipeline, out / PIPELINE_FILE)
     result.classifier.get_booster().save_model(str(out / CLASSIFIER_FILE))
+    (out / SAFE_PIPELINE_FILE).write_bytes(safe_load.dumps(result.pipeline))
     # What `make drift` compares captured rows with: the training rows and their p_leave.
     train_p_leave = result.classifier.predict_proba(result.pipeline.transform(result.x_train))[:, 1]
     profile.write(profile.build(result.x_train, train_p_leave), out)
-    hashes = {name: sha256(out / name) for name in (PIPELINE_FILE, CLASSIFIER_FILE)}
-    hashes[profile.PROFILE_FILE] = sha256(out / profile.PROFILE_FILE)
+    written = (PIPELINE_FILE, CLASSIFIER_FILE, SAFE_PIPELINE_FILE, profile.PROFILE_FILE)
+    hashes = {name: sha256(out / name) for name in written}
     manifest = {
         "name": MODEL_NAME,
         "version": next_version(out, hashes),

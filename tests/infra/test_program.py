@@ -451,7 +451,8 @@ def test_a_changed_artifact_changes_the_model_version_and_what_is_built_from_it(
     after = run_program(stack, root=root)
     model_blobs = {"Blob churn-model-manifest.json", "Blob churn-model-modelML2.ubj",
                    "Blob churn-model-pipeline_processing.pkl",
-                   "Blob churn-model-reference_profile.json"}  # fmt: skip
+                   "Blob churn-model-reference_profile.json",
+                   "Blob churn-model-pipeline_processing.skops"}  # fmt: skip
     consumers = {"Image churn-image", "ContainerGroup churn-aci"} if stack == "dev" else set()
     # On prod a new release is a new deployment named after it (tests/infra/test_rollout.py).
     rollout = (DEPLOYMENT, TRAFFIC) if stack == "prod" else ()
