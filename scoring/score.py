@@ -70,8 +70,6 @@ def init() -> None:
 @rawhttp
 def run(request):
     """Score a request: the JSON text of [[p_stay, p_leave], ...], or a 4xx AMLResponse."""
-    if request.method == "OPTIONS":  # CORS preflight, answered like the server does
-        return AMLResponse("", 200)
     try:
         if _key is not None and not authorized(request.headers.get("Authorization"), _key):
             raise RequestError(401, "send the service key as 'Authorization: Bearer <key>'")

@@ -60,6 +60,13 @@ def test_the_key_is_required_when_set(keyed_url):
     assert json.loads(answer.json())[0][0] > 0.9
 
 
+def test_options_follows_the_key_rule_over_http(keyed_url):
+    assert requests.options(keyed_url, timeout=10).status_code == 401
+    auth = {"Authorization": f"Bearer {KEY}"}
+    answer = requests.options(keyed_url, headers=auth, timeout=10)
+    assert answer.status_code == 405 and answer.headers["Allow"] == "POST"
+
+
 def chunks():
     for _ in range(score.MAX_BODY_BYTES // 65536 + 2):
         yield b" " * 65536

@@ -510,8 +510,11 @@ def test_run_answers_bad_requests_with_4xx_json(keyed, kwargs, status):
     assert answer.get_json()["message"]
 
 
-def test_run_answers_cors_preflight_without_a_key(keyed):
-    assert call(keyed, method="OPTIONS", auth=None).status_code == 200
+def test_options_follows_the_key_rule_like_every_other_method(keyed):
+    """No CORS preflight: a browser page would have to hold the service key."""
+    assert call(keyed, method="OPTIONS", auth=None).status_code == 401
+    allowed = call(keyed, method="OPTIONS")
+    assert allowed.status_code == 405 and allowed.headers["Allow"] == "POST"
 
 
 # -- the OpenAPI description ------------------------------------------------------------------
