@@ -8,20 +8,17 @@
 
 import argparse
 import contextlib
-import http.client
 import json
 import multiprocessing
 import os
 import statistics
-import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 
 from bench.calls import block, percentiles, setenv
+from bench.clients import post_for
 from load.server import MODEL_DIR, SCRIPTS, serve
 from scoring import score
 from scoring.score import probe_rows
@@ -84,36 +81,8 @@ def in_process(calls: int, rounds: int = 5) -> None:
 
 def hammer(url: str, body: bytes, headers: dict, seconds: float, clients: int) -> tuple:
     """Single-row POSTs from `clients` threads for `seconds`: (req/s, errors, p50 ms)."""
-    target = urlsplit(url)
-    latencies: list[float] = []
-    errors = [0]
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        while time.monotonic() < stop:
-            start = time.perf_counter()
-            try:
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                connection.request("POST", target.path, body, headers)
-                response = connection.getresponse()
-                response.read()
-                connection.close()
-                ok = response.status == 200
-            except OSError:
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - start)
-            else:
-                errors[0] += 1
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    return len(latencies) / elapsed, errors[0], statistics.median(latencies) * 1e3
+    latencies, errors, elapsed = post_for(url, body, headers, seconds, clients)
+    return len(latencies) / elapsed, errors, statistics.median(latencies) * 1e3
 
 
 def over_http(seconds: float, clients: int, workers: int, rounds: int = 5) -> None:

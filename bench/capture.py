@@ -7,51 +7,23 @@ measured in alternating blocks so that both see the same machine load.
 """
 
 import argparse
-import http.client
 import json
 import os
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from bench.clients import post_for
 from load.server import MODEL_DIR, SCRIPTS, serve
 from scoring import capture, score
 
 
 def hammer(url: str, body: bytes, seconds: float, clients: int) -> tuple[int, int, list]:
     """Single-row POSTs from `clients` threads for `seconds`: (answered, errors, latencies)."""
-    target = urlsplit(url)
     headers = {"Content-Type": "application/json"}
-    latencies: list[float] = []
-    errors = [0]
-    stop = time.monotonic() + seconds
-
-    def client() -> None:
-        while time.monotonic() < stop:
-            start = time.perf_counter()
-            try:
-                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                connection.request("POST", target.path, body, headers)
-                response = connection.getresponse()
-                response.read()
-                connection.close()
-                ok = response.status == 200
-            except OSError:
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - start)
-            else:
-                errors[0] += 1
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(latencies), errors[0], latencies
+    latencies, errors, _ = post_for(url, body, headers, seconds, clients)
+    return len(latencies), errors, latencies
 
 
 def record_cost(calls: int = 20_000) -> float:

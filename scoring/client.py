@@ -7,11 +7,9 @@
     python -m scoring.client --stack dev --check
     python -m scoring.client --stack prod --deployment m3-c1a2b3c4d-e5f6a7b8c
 
-The endpoint and its key come from `--endpoint/--key` (or the CHURN_SCORING_KEY variable), or
-from the outputs of a Pulumi stack (`--stack dev|prod`, through `pulumi stack output --json
---show-secrets`). `--deployment` sends the request to one deployment of an AzureML endpoint,
-whatever its traffic split. `--aad` asks
-azure-identity for an Azure AD token instead of a key, for endpoints that use token auth.
+The endpoint and its key come from `--endpoint/--key` (or CHURN_SCORING_KEY), or from a Pulumi
+stack's outputs (`--stack dev|prod`). `--deployment` picks one deployment of an AzureML endpoint,
+whatever its traffic split; `--aad` sends an Azure AD token instead of a key.
 
 `--check` runs the service contract against the endpoint instead (scoring/smoke.py): the sample
 customer stays, no key gets 401, a bad row gets 400 with its reason, the Swagger document is
@@ -27,7 +25,6 @@ azure-identity is imported only when `--aad` is given.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -40,21 +37,13 @@ from pathlib import Path
 
 import requests
 
-# Request order of the original client (the same list as training.train.FEATURES, checked in tests).
-FEATURES = [
-    "CreditScore",
-    "Geography",
-    "Gender",
-    "Age",
-    "Tenure",
-    "Balance",
-    "NumOfProducts",
-    "HasCrCard",
-    "IsActiveMember",
-    "EstimatedSalary",
-]
-TEXT_FEATURES = {"Geography", "Gender"}
-SAMPLE_CUSTOMER = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
+from .customers import (
+    SAMPLE_CUSTOMER,
+    ClientError,
+    Rows,
+    read_csv,
+    refused_rows,
+)
 
 KEY_ENV = "CHURN_SCORING_KEY"  # the variable `make serve` and the service read the key from
 AAD_SCOPE = "https://ml.azure.com/.default"
@@ -62,10 +51,6 @@ AAD_SCOPE = "https://ml.azure.com/.default"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH = 500
-
-
-class ClientError(Exception):
-    """A failure worth one clear sentence to the user; the process exits non-zero."""
 
 
 class RowsRefused(ClientError):
@@ -77,67 +62,9 @@ class RowsRefused(ClientError):
 
 
 @dataclass(frozen=True)
-class Rows:
-    values: list[list[object]]
-    lines: list[int] | None = None  # the file line of each row, for a CSV
-    source: str = "the sample customer"
-
-    def where(self, index: int) -> str:
-        """`customers.csv line 7` for a CSV row, `row 3` otherwise (index from 0)."""
-        if self.lines is None or not 0 <= index < len(self.lines):
-            return f"row {index + 1}"
-        return f"{self.source} line {self.lines[index]}"
-
-
-@dataclass(frozen=True)
 class Target:
     endpoint: str
     key: str | None
-
-
-def read_csv(path: Path) -> Rows:
-    """Rows of a CSV whose header names the feature columns (extra columns are ignored), each
-    with the file line it ends on, so that errors can name it."""
-    rows, lines = [], []
-    try:
-        with path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = [name for name in FEATURES if name not in (reader.fieldnames or [])]
-            if missing:
-                raise ClientError(f"{path}: missing column(s) {', '.join(missing)}")
-            for record in reader:
-                if None in record:  # more cells than the header has names
-                    raise ClientError(
-                        f"{path} line {reader.line_num}: {len(reader.fieldnames or [])} columns "
-                        f"in the header, more on this line"
-                    )
-                absent = [name for name in FEATURES if record[name] is None]
-                if absent:
-                    raise ClientError(
-                        f"{path} line {reader.line_num}: no value for {', '.join(absent)}"
-                    )
-                rows.append([_cell(name, record[name]) for name in FEATURES])
-                lines.append(reader.line_num)
-    except OSError as exc:
-        raise ClientError(f"cannot read {path}: {exc.strerror}") from exc
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ClientError(f"{path}: not a readable CSV: {exc}") from exc
-    if not rows:
-        raise ClientError(f"{path}: no data rows")
-    return Rows(rows, lines, str(path))
-
-
-def _cell(name: str, text: str | None) -> object:
-    """Numbers as numbers; anything else is sent as written and left to the server to judge."""
-    value = (text or "").strip()
-    if name in TEXT_FEATURES:
-        return value
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
 
 
 def stack_target(stack: str, cwd: Path) -> Target:
@@ -242,17 +169,6 @@ def _row_errors(response: requests.Response) -> list[dict]:
     if not isinstance(errors, list):
         return []
     return [e for e in errors if isinstance(e, dict) and isinstance(e.get("row"), int)]
-
-
-def refused_rows(rows: Rows, start: int, errors: list[dict]) -> str:
-    """The service's row errors, by the file line of each row: one sentence."""
-    parts = []
-    for error in errors[:3]:
-        where = rows.where(start + error["row"])
-        column = f", column {error['column']}" if error.get("column") else ""
-        parts.append(f"{where}{column}: expected {error.get('expected')}, got {error.get('got')}")
-    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-    return "the service refused a batch, which was not scored: " + "; ".join(parts) + more
 
 
 def _excerpt(response: requests.Response) -> str:

@@ -15,7 +15,7 @@ from typing import ClassVar
 import pytest
 
 from infra import outputs
-from scoring import client, score
+from scoring import client, customers, score
 from tests.stubhttp import StubHandler, stub_server
 from training.train import FEATURES
 
@@ -63,7 +63,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def test_feature_order_and_sample_match_training_and_service():
-    assert client.FEATURES == FEATURES == [c.name for c in score.CONTRACT]
+    assert customers.FEATURES == FEATURES == [c.name for c in score.CONTRACT]
     assert client.SAMPLE_CUSTOMER == score.SAMPLE_ROW
 
 
@@ -85,7 +85,7 @@ def test_csv_rows_are_sent_in_feature_order_and_batched(server, capsys, tmp_path
     header = ["RowNumber", "Surname", *reversed(FEATURES)]
     lines = [",".join(header)]
     for n, country in enumerate(["France", "Spain", "Germany"], start=1):
-        values = dict(zip(client.FEATURES, client.SAMPLE_CUSTOMER, strict=True))
+        values = dict(zip(customers.FEATURES, client.SAMPLE_CUSTOMER, strict=True))
         values["Geography"] = country
         lines.append(",".join([str(n), "Doe", *(str(values[f]) for f in reversed(FEATURES))]))
     path.write_text("\n".join(lines) + "\n")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import client, score
+from scoring import client, customers, score
 from tests.localserver import local_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,7 +56,7 @@ def test_csv_rows_are_scored_in_order(endpoint, capsys, tmp_path):
         for c in countries
     ]
     path = tmp_path / "customers.csv"
-    path.write_text("\n".join([",".join(client.FEATURES), *(",".join(r) for r in rows)]) + "\n")
+    path.write_text("\n".join([",".join(customers.FEATURES), *(",".join(r) for r in rows)]) + "\n")
     code, out, err = run(capsys, "--endpoint", endpoint, "--key", KEY, "--csv", str(path),
                          "--batch-size", "3")  # fmt: skip
     assert code == 0, err
@@ -70,7 +70,7 @@ def test_a_bad_row_is_the_services_400_named_by_its_file_line(endpoint, capsys, 
     path = tmp_path / "bad.csv"
     good = [str(v) for v in client.SAMPLE_CUSTOMER]
     bad = [*good[:1], "Italy", *good[2:]]
-    lines = [",".join(client.FEATURES), *[",".join(good)] * 3, ",".join(bad)]
+    lines = [",".join(customers.FEATURES), *[",".join(good)] * 3, ",".join(bad)]
     path.write_text("\n".join(lines) + "\n")
     code, out, err = run(capsys, "--endpoint", endpoint, "--key", KEY, "--csv", str(path),
                          "--batch-size", "3")  # fmt: skip

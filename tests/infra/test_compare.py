@@ -10,7 +10,7 @@ import pytest
 from infra import compare, release
 from infra.compare import sample
 from infra.plan import ROLLOUT_STABLE
-from scoring import client
+from scoring import client, customers
 from tests.stubhttp import StubHandler, stub_server
 
 
@@ -55,7 +55,7 @@ def test_the_client_refuses_a_malformed_deployment_name(capsys):
 def test_the_sample_is_fixed_and_well_formed():
     rows = sample()
     assert rows == sample() and len(rows) == compare.SAMPLE_SIZE
-    assert all(len(row) == len(client.FEATURES) for row in rows)
+    assert all(len(row) == len(customers.FEATURES) for row in rows)
     assert {row[1] for row in rows} == {"France", "Germany", "Spain"}
 
 
