@@ -12,6 +12,7 @@ The modules beside this script are imported by their plain names: azmlinfsrv loa
 path, and AzureML, the image and `make serve` all ship the whole folder.
 """
 
+import gc
 import os
 import sys
 
@@ -65,6 +66,10 @@ def init() -> None:
         capture.start(manifest)
     except capture.CaptureError as ex:
         raise refuse(str(ex)) from None
+    # What init() built (the model, numpy, scikit-learn, XGBoost) lives as long as the worker:
+    # frozen, the collector no longer walks it on each collection a request's allocations start.
+    gc.collect()
+    gc.freeze()
 
 
 @rawhttp
