@@ -55,8 +55,6 @@ swagger: setup ## regenerate scoring/swagger2.json after training
 # (azureml-models/<name>/<version>), for its telemetry; a plain folder makes it log a traceback.
 MODEL_VERSION := $(shell sed -n 's/^  "version": \([0-9]*\),$$/\1/p' model_artifacts/manifest.json)
 MODEL_MOUNT := build/models/churn-xgb/$(MODEL_VERSION)
-# AzureML's server binds every interface; this runs it unchanged but for the address.
-SERVE_AT := import sys, azureml_inference_server_http.amlserver as s; s.DEFAULT_HOST = sys.argv.pop(1); s.run()
 
 # The scoring service, served by AzureML's server as in the images. With CHURN_SCORING_KEY set it
 # requires that key; without, the key check is explicitly off.
@@ -64,7 +62,7 @@ serve: setup ## the scoring service on http://HOST:PORT (127.0.0.1:5001); Ctrl-C
 	@mkdir -p $(dir $(MODEL_MOUNT)) && ln -sfn $(CURDIR)/model_artifacts $(MODEL_MOUNT)
 	@echo "serving http://$(HOST):$(PORT)/score, key $(if $(CHURN_SCORING_KEY),required,check off); Ctrl-C stops"
 	@AML_APP_ROOT=$(CURDIR)/scoring $(if $(CHURN_SCORING_KEY),,CHURN_REQUIRE_KEY=false) \
-		$(RUN) python -c '$(SERVE_AT)' $(HOST) \
+		$(RUN) python -m load.loopback $(HOST) \
 		--entry_script scoring/score.py --model_dir $(MODEL_MOUNT) --port $(PORT)
 
 # The key, if any, comes from CHURN_SCORING_KEY; ARGS="--csv customers.csv", ARGS=--help, ...

@@ -92,7 +92,7 @@ def start(entry_script: Path, model_dir: Path, env: dict, log: Path, workers: in
     server_env |= {"AML_APP_ROOT": str(Path(entry_script).parent), "WORKER_COUNT": str(workers)}
     server_env |= env
     command = [
-        sys.executable, "-m", "azureml_inference_server_http",
+        sys.executable, "-m", "load.loopback", "127.0.0.1",
         "--entry_script", str(entry_script),
         "--model_dir", str(model_dir),
         "--port", str(port),

@@ -28,7 +28,7 @@ def main() -> int:
         parser.error("--port and --upstream-port must differ")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "azureml_inference_server_http",
+            sys.executable, "-m", "load.loopback", "127.0.0.1",
             "--entry_script", "scoring/score.py",
             "--model_dir", "model_artifacts",
             "--port", str(args.upstream_port),
