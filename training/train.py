@@ -26,7 +26,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from scoring import safe_load
+from scoring import customers, safe_load
 from training import profile
 
 log = logging.getLogger("training")
@@ -48,19 +48,9 @@ SAFE_PIPELINE_FILE = safe_load.FILE
 CLASSIFIER_FILE = "modelML2.ubj"
 MANIFEST_FILE = "manifest.json"
 
-# Request order of the original client; HasCrCard and IsActiveMember are accepted but unused.
-FEATURES = [
-    "CreditScore",
-    "Geography",
-    "Gender",
-    "Age",
-    "Tenure",
-    "Balance",
-    "NumOfProducts",
-    "HasCrCard",
-    "IsActiveMember",
-    "EstimatedSalary",
-]
+# Request order of the original client (scoring/customers.py); HasCrCard and IsActiveMember are
+# accepted but unused.
+FEATURES = customers.FEATURES
 CATEGORICAL = ["Geography", "Gender"]
 NUMERIC = ["CreditScore", "Age", "Balance", "EstimatedSalary", "Tenure", "NumOfProducts"]
 DROPPED = ["RowNumber", "CustomerId", "Surname"]
