@@ -51,6 +51,7 @@ AAD_SCOPE = "https://ml.azure.com/.default"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH = 500
+THRESHOLD = 0.5  # the p_leave from which the decision is "leave"
 
 
 class RowsRefused(ClientError):
@@ -234,7 +235,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="rows per request")
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="p_leave at which to say leave"
+        "--threshold", type=float, default=THRESHOLD, help="p_leave at which to say leave"
     )
     parser.add_argument(
         "--expect", choices=["stay", "leave"], help="fail unless every row gets this decision"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import requests
 
+from . import client
+
 RETRY_STATUSES = frozenset({502, 503, 504})
 WAIT_S = 300.0  # how long a new endpoint may take to answer at all
 FIRST_BACKOFF_S = 1.0
@@ -107,17 +109,11 @@ def sample_stays(http: Patient, endpoint: str, key: str | None, row: list) -> Re
     response = _post(http, endpoint, key, row)
     if response.status_code != 200:
         return False, f"HTTP {response.status_code}: {response.text[:200]}"
-    answer = _body(response)
-    pairs = json.loads(answer) if isinstance(answer, str) and answer.startswith("[") else None
-    pair = pairs[0] if isinstance(pairs, list) and len(pairs) == 1 else None
-    if not (
-        isinstance(pair, list)
-        and len(pair) == 2
-        and all(isinstance(p, int | float) and not isinstance(p, bool) for p in pair)
-    ):
-        return False, f"malformed answer {response.text[:200]!r}"
-    p_stay, p_leave = pair
-    if p_leave >= 0.5:
+    try:  # the client's own reading of an answer: a JSON string of [[p_stay, p_leave]]
+        [(p_stay, p_leave)] = client.parse_answer(response.text, 1)
+    except client.ClientError as ex:
+        return False, str(ex)
+    if client.decision(p_leave, client.THRESHOLD) == "leave":
         return False, f"decided leave (p_leave {p_leave:.4f})"
     return True, f"p_stay {p_stay:.4f}"
 
