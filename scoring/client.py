@@ -11,9 +11,8 @@ The endpoint and its key come from `--endpoint/--key` (or CHURN_SCORING_KEY), or
 stack's outputs (`--stack dev|prod`). `--deployment` picks one deployment of an AzureML endpoint,
 whatever its traffic split; `--aad` sends an Azure AD token instead of a key.
 
-`--check` runs the service contract against the endpoint instead (scoring/smoke.py): the sample
-customer stays, no key gets 401, a bad row gets 400 with its reason, the Swagger document is
-served; it waits with backoff for an endpoint that is still starting, and prints one line a check.
+`--check` runs the service contract against the endpoint instead, one line a check, waiting with
+backoff for an endpoint that is still starting (scoring/smoke.py).
 
 Any failure (HTTP error, time-out, malformed answer, wrong decision under `--expect`) prints one
 sentence on stderr and exits non-zero, so CI can use this as a smoke test.
