@@ -66,7 +66,7 @@ def test_committed_artifacts_load_and_score_as_before():
     assert safe_load.FILE in manifest["artifacts"]
     scorer, _ = score.load(str(ARTIFACTS))
     columns = scorer.contract.read(json.dumps({"data": [score.SAMPLE_ROW]}).encode())
-    [[stay, leave]] = json.loads(score.answer(scorer.p_leave(columns)))
+    [[stay, leave]] = json.loads(score.answer(scorer.scores(columns)))
     assert stay == pytest.approx(0.9652059674263, abs=1e-7)  # the answer is float32
     assert stay + leave == pytest.approx(1)
 

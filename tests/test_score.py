@@ -517,6 +517,33 @@ def test_options_follows_the_key_rule_like_every_other_method(keyed):
     assert allowed.status_code == 405 and allowed.headers["Allow"] == "POST"
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": t}
+        for t in [
+            "application/json", "Application/JSON", "application/json; charset=latin-1",
+            "application/vnd.api+json", "APPLICATION/X+JSON;q=1", " application/json ",
+            "application/+json", "application/jsonx", "text/json", "garbage", ";", "",
+        ]
+    ]
+    + [{}, {"Content-Length": "-1"}, {"Content-Length": "x"}, {"Transfer-Encoding": "chunked"}],
+)  # fmt: skip
+def test_the_body_checks_read_the_environ_as_werkzeug_does(headers):
+    """httpbody reads the environ itself, without werkzeug's properties, to the same result."""
+    request = EnvironBuilder(method="POST", headers=headers, data=b"{}").get_request()
+    environ = request.environ
+    assert score.httpbody.is_json(environ.get("CONTENT_TYPE", "")) == request.is_json
+    assert score.httpbody.get_content_length(environ) == request.content_length
+
+
+def test_init_freezes_what_it_built_and_collects_less_often(keyed):
+    import gc
+
+    assert gc.get_freeze_count() > 0
+    assert gc.get_threshold()[0] == keyed.GC_ALLOCATIONS
+
+
 # -- the OpenAPI description ------------------------------------------------------------------
 
 

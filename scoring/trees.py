@@ -1,0 +1,148 @@
+"""The trees as QuickScorer bit tables (Lucchese et al., SIGIR 2015), compiled from XGBoost's JSON
+model once at start-up: a row goes right at every node whose threshold is at most its value, so
+for each feature the nodes sorted by threshold turn "which nodes send this row right" into a
+prefix, and the prefix's combined leaf mask is a line of a table. The reached leaf of each tree
+is the lowest leaf no right turn ruled out. Comparisons are XGBoost's own (float32 values against
+float32 thresholds) and leaves are summed in float32 in tree order, as XGBoost does.
+"""
+
+import sys
+from array import array
+from bisect import bisect_right
+
+import numpy as np
+
+# Rows scored at once by numpy: its temporaries (a row's lines, one mask per tree) then stay
+# below glibc's 128 KiB mmap threshold; 1000 rows at once cost ~650 page faults per request.
+BLOCK_ROWS = 128
+
+
+class NoFastPath(ValueError):
+    """The artifacts hold something this fast path does not reproduce."""
+
+
+class Trees:
+    """A forest as QuickScorer bit tables: which leaf of each tree a row reaches, from the
+    lines of leaf masks its features select."""
+
+    def __init__(self, thresholds: list[np.ndarray], masks: np.ndarray, values: np.ndarray):
+        self.count = len(values)
+        self.masks = masks  # per feature, (splits + 1) lines of one leaf mask per tree
+        # each feature's thresholds, sorted, as float32 for numpy and as Python floats for bisect
+        self.sorted = thresholds
+        self.thresholds = [t.tolist() for t in thresholds]
+        sizes = [len(t) for t in thresholds]
+        self.first = [sum(sizes[:f]) + f for f in range(len(sizes))]  # feature's first line
+        self.values = values.ravel()  # (trees, most leaves) leaf values, float32
+        self.base = np.arange(self.count, dtype=np.intp) * values.shape[1]  # each tree's first
+        # the same tables for few_margins(): each line as one integer, lane i for tree i
+        self.lines = [int.from_bytes(line.tobytes(), sys.byteorder) for line in masks]
+        self.size = masks.shape[1] * masks.itemsize
+        lane = masks.itemsize * 8
+        self.ones = sum(1 << (lane * tree) for tree in range(self.count))
+        self.lane_code = {4: "I", 8: "Q"}[masks.itemsize]  # a lane as memoryview reads it
+        # per tree: its leaves' values by their lowest-leaf bit
+        self.leaf_of = [{1 << n: float(v) for n, v in enumerate(line)} for line in values]
+
+    def mask_of(self, values: list[tuple[int, float]]) -> np.ndarray:
+        """The leaves a row with these (feature, value) pairs may reach: the lines its values
+        select combined. A row goes right at every node whose threshold is at most its value,
+        as XGBoost's "value < threshold" goes left."""
+        mask = np.full(self.count, np.iinfo(self.masks.dtype).max, self.masks.dtype)
+        for feature, value in values:
+            x = float(np.float32(value))
+            mask &= self.masks[self.first[feature] + bisect_right(self.thresholds[feature], x)]
+        return mask
+
+    def cuts(self, feature: int) -> tuple[np.ndarray, np.ndarray]:
+        """A feature's distinct thresholds, and the mask selected by a value that is at least
+        none, one, two, ... of them."""
+        every = self.sorted[feature]
+        cuts = np.unique(every)
+        passed = np.concatenate([[0], np.searchsorted(every, cuts, side="right")])
+        return cuts, self.masks[self.first[feature] + passed]
+
+    def use_tables(self, tables: list[np.ndarray]) -> list[int]:
+        """Score from these tables of masks from now on; return the first line of each."""
+        firsts = np.cumsum([0] + [len(t) for t in tables[:-1]]).tolist()
+        self.masks = np.concatenate(tables)
+        self.lines = [int.from_bytes(line.tobytes(), sys.byteorder) for line in self.masks]
+        return firsts
+
+    def margins(self, lines: np.ndarray) -> np.ndarray:
+        """Each row's sum of leaves, float32, from the lines its parts select: the bias, then
+        the leaf it reaches in each tree, added in tree order as XGBoost does (numpy adds line
+        to line, in order)."""
+        out = np.empty(lines.shape[1], np.float32)
+        for start in range(0, lines.shape[1], BLOCK_ROWS):
+            block = lines[:, start : start + BLOCK_ROWS]
+            mask = self.masks[block[0]]
+            for part in block[1:]:
+                mask &= self.masks[part]
+            mask &= -mask  # the lowest leaf no right turn ruled out
+            mask -= 1
+            leaf = np.bitwise_count(mask).astype(np.intp)
+            leaf += self.base
+            out[start : start + BLOCK_ROWS] = np.add.reduce(
+                self.values.take(leaf.T), axis=0, dtype=np.float32
+            )
+        return out
+
+    def few_margins(self, rows: list[list[int]]) -> list[float]:
+        """Each row's sum of leaves, in Python: the row's mask is one integer with a lane of
+        bits per tree; its lowest leaves are found for all lanes at once (no lane is zero, so
+        subtracting 1 from each never borrows across lanes), then looked up lane by lane. Few
+        numpy calls: on a server, between requests, each costs more than the Python around it."""
+        margins, total = [], array("f", b"\0\0\0\0")  # a float32 accumulator
+        for row in rows:
+            mask = -1
+            for line in row:
+                mask &= self.lines[line]
+            lowest = (mask & ~(mask - self.ones)).to_bytes(self.size, sys.byteorder)
+            total[0] = 0.0
+            for leaf, lane in zip(self.leaf_of, memoryview(lowest).cast(self.lane_code)):
+                total[0] += leaf[lane]
+            margins.append(total[0])
+        return margins
+
+
+def compile_trees(trees: list[dict], features: int, bias: float) -> Trees:
+    """The bit tables of XGBoost trees (JSON model dump), leaves numbered left to right. The
+    bias comes first, as a tree of one leaf, so that the sum starts from it as XGBoost's does."""
+    splits: list[list[tuple[float, int, int]]] = [[] for _ in range(features)]
+    values = [[bias]]
+    for number, tree in enumerate(trees, start=1):
+        left, right = tree["left_children"], tree["right_children"]
+        leaves: list[float] = []
+
+        def visit(node: int, tree=tree, left=left, right=right, leaves=leaves, number=number):
+            """Number the leaves under node; record its split's leaves-ruled-out mask."""
+            if left[node] == -1:
+                leaves.append(tree["split_conditions"][node])
+                return
+            first = len(leaves)
+            visit(left[node])
+            ruled_out = sum(1 << leaf for leaf in range(first, len(leaves)))
+            feature = tree["split_indices"][node]
+            splits[feature].append((tree["split_conditions"][node], number, ruled_out))
+            visit(right[node])
+
+        visit(0)
+        values.append(leaves)
+    most = max(map(len, values))
+    if most > 64:
+        raise NoFastPath(f"a tree has {most} leaves; the fast path takes at most 64")
+    dtype = np.uint32 if most <= 32 else np.uint64
+    thresholds, tables = [], []
+    for found in splits:
+        found.sort(key=lambda s: np.float32(s[0]))
+        mask = np.full(len(values), np.iinfo(dtype).max, dtype)
+        tables.append(mask.copy())
+        for _, number, ruled_out in found:
+            mask[number] &= ~dtype(ruled_out)
+            tables.append(mask.copy())
+        thresholds.append(np.array([s[0] for s in found], np.float32))
+    padded = np.zeros((len(values), most), np.float32)
+    for number, leaves in enumerate(values):
+        padded[number, : len(leaves)] = leaves
+    return Trees(thresholds, np.array(tables, dtype), padded)
