@@ -9,6 +9,7 @@ float64 arithmetic rounded to float32 as XGBoost reads its input.
 import json
 from array import array
 from bisect import bisect_right
+from math import prod
 
 import numpy as np
 import orjson
@@ -129,10 +130,7 @@ class Scorer:
                 inputs.append((masks, key, cuts))
         groups: list[list] = [[]]
         for found in sorted(inputs, key=lambda i: len(i[0])):
-            if (
-                groups[-1]
-                and len(found[0]) * np.prod([len(g[0]) for g in groups[-1]]) > GROUP_LINES
-            ):
+            if groups[-1] and len(found[0]) * prod(len(g[0]) for g in groups[-1]) > GROUP_LINES:
                 groups.append([])
             groups[-1].append(found)
         tables, self.parts = [], []  # parts: (members, each (key, stride, cuts, cuts as list))
@@ -141,7 +139,7 @@ class Scorer:
             for masks, _, _ in group:  # each new member varies fastest
                 table = (table[:, None, :] & masks[None, :, :]).reshape(-1, table.shape[1])
             sizes = [len(masks) for masks, _, _ in group]
-            strides = [int(np.prod(sizes[i + 1 :])) for i in range(len(group))]
+            strides = [prod(sizes[i + 1 :]) for i in range(len(group))]
             self.parts.append(
                 [
                     (key, stride, cuts, None if cuts is None else cuts.tolist())

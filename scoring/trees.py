@@ -28,7 +28,7 @@ class Trees:
 
     def __init__(self, thresholds: list[np.ndarray], masks: np.ndarray, values: np.ndarray):
         self.count = len(values)
-        self.masks = masks  # per feature, (splits + 1) lines of one leaf mask per tree
+        self.feature_masks = masks  # per feature, (splits + 1) lines of one leaf mask per tree
         # each feature's thresholds, sorted, as float32 for numpy and as Python floats for bisect
         self.sorted = thresholds
         self.thresholds = [t.tolist() for t in thresholds]
@@ -36,8 +36,10 @@ class Trees:
         self.first = [sum(sizes[:f]) + f for f in range(len(sizes))]  # feature's first line
         self.values = values.ravel()  # (trees, most leaves) leaf values, float32
         self.base = np.arange(self.count, dtype=np.intp) * values.shape[1]  # each tree's first
-        # the same tables for few_margins(): each line as one integer, lane i for tree i
-        self.lines = [int.from_bytes(line.tobytes(), sys.byteorder) for line in masks]
+        # What rows are scored from (use_tables): lines of masks, and for few_margins() each line
+        # as one integer, lane i for tree i
+        self.masks = masks[:0]
+        self.lines: list[int] = []
         self.size = masks.shape[1] * masks.itemsize
         lane = masks.itemsize * 8
         self.ones = sum(1 << (lane * tree) for tree in range(self.count))
@@ -49,10 +51,11 @@ class Trees:
         """The leaves a row with these (feature, value) pairs may reach: the lines its values
         select combined. A row goes right at every node whose threshold is at most its value,
         as XGBoost's "value < threshold" goes left."""
-        mask = np.full(self.count, np.iinfo(self.masks.dtype).max, self.masks.dtype)
+        lines = self.feature_masks
+        mask = np.full(self.count, np.iinfo(lines.dtype).max, lines.dtype)
         for feature, value in values:
             x = float(np.float32(value))
-            mask &= self.masks[self.first[feature] + bisect_right(self.thresholds[feature], x)]
+            mask &= lines[self.first[feature] + bisect_right(self.thresholds[feature], x)]
         return mask
 
     def cuts(self, feature: int) -> tuple[np.ndarray, np.ndarray]:
@@ -61,7 +64,7 @@ class Trees:
         every = self.sorted[feature]
         cuts = np.unique(every)
         passed = np.concatenate([[0], np.searchsorted(every, cuts, side="right")])
-        return cuts, self.masks[self.first[feature] + passed]
+        return cuts, self.feature_masks[self.first[feature] + passed]
 
     def use_tables(self, tables: list[np.ndarray]) -> list[int]:
         """Score from these tables of masks from now on; return the first line of each."""
