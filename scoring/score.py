@@ -82,7 +82,9 @@ def init() -> None:
 def run(request):
     """Score a request: the JSON text of [[p_stay, p_leave], ...], or a 4xx AMLResponse."""
     try:
-        if _key is not None and not authorized(request.headers.get("Authorization"), _key):
+        # the header as the server put it in the environ (what request.headers reads)
+        header = request.environ.get("HTTP_AUTHORIZATION")
+        if _key is not None and not authorized(header, _key):
             raise RequestError(401, "send the service key as 'Authorization: Bearer <key>'")
         body = body_of(request)
         columns = _scorer.contract.read(body)
