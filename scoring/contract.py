@@ -16,9 +16,6 @@ import msgspec
 import numpy as np
 
 MAX_ROWS = 10_000
-# Up to this many rows, Python does the work at a few microseconds a row; above, numpy does it
-# at a fixed cost of tens of microseconds, then much less a row.
-FEW_ROWS = 8
 MAX_ERRORS_SHOWN = 20
 SAMPLE_ROW = [596, "Germany", "Male", 32, 3, 96709.1, 2, 0, 0, 41788.4]
 # The exact Python types a column's JSON values may have (bool is not int here).

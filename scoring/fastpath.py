@@ -13,9 +13,12 @@ from math import prod
 
 import numpy as np
 import orjson
-from contract import CONTRACT, FEW_ROWS, Column, Columns, Contract
+from contract import CONTRACT, Column, Columns, Contract
 from trees import NoFastPath, compile_trees
 
+# Up to this many rows, Python does the work at a few microseconds a row; above, numpy does it
+# at a fixed cost of tens of microseconds, then much less a row.
+FEW_ROWS = 8
 # The most lines a table of combined inputs may hold (404 bytes each for 101 trees).
 GROUP_LINES = 1024
 

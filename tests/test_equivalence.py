@@ -39,7 +39,7 @@ def value(column: score.Column) -> st.SearchStrategy:
 
 def rows(scorer: score.Scorer) -> st.SearchStrategy:
     row = st.tuples(*(value(c) for c in scorer.columns)).map(list)
-    few = score.fastpath.FEW_ROWS  # up to it, features and thresholds in Python; above, numpy
+    few = score.fastpath.FEW_ROWS  # up to it, lines and leaves in Python; above, numpy
     return st.lists(row, min_size=1, max_size=few) | st.lists(row, min_size=few + 1, max_size=80)
 
 

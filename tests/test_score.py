@@ -91,7 +91,7 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
     """A few rows take the Python path, more take numpy's: both add the trees in one order."""
     rows = score.probe_rows(scorer, 300)
     alone = [json.loads(scorer.score(body([row])))[0] for row in rows]
-    for size in (2, score.contract.FEW_ROWS + 1, 41, len(rows)):
+    for size in (2, score.fastpath.FEW_ROWS + 1, 41, len(rows)):
         assert json.loads(scorer.score(body(rows[:size]))) == alone[:size]
 
 
