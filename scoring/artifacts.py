@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import safe_load
 from contract import SAMPLE_ROW
-from fastpath import NoFastPath, Scorer, pairs
+from fastpath import NoFastPath, Scorer
 
 # A child of the server's logger, so that lines reach the handlers azmlinfsrv configures.
 log = logging.getLogger("azmlinfsrv.churn")
@@ -137,10 +137,10 @@ def check_against_reference(scorer: Scorer, pipeline, classifier) -> float:
     frame = pd.DataFrame(rows, columns=[c.name for c in scorer.columns])
     expected = classifier.predict_proba(pipeline.transform(frame))
     columns = scorer.contract.validate({"data": rows})
-    few = [scorer.contract.validate({"data": [row]}) for row in rows]  # the path of few rows
-    leave = np.concatenate([scorer.p_leave(c) for c in few])
+    each = [scorer.contract.validate({"data": [row]}) for row in rows]  # one row per call
+    alone = np.concatenate([scorer.scores(c) for c in each])
     difference = max(
-        float(np.abs(pairs(found) - expected).max()) for found in (scorer.p_leave(columns), leave)
+        float(np.abs(found - expected).max()) for found in (scorer.scores(columns), alone)
     )
     if not difference <= TOLERANCE:
         raise refuse(f"the fast path differs from the reference by {difference:.2e}")

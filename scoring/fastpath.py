@@ -2,23 +2,18 @@
 
 The preprocessing becomes a one-hot table per category and one affine map for the scaled
 numbers; the trees become bit tables (trees.py). A row's categories and scaled numbers then
-select lines of those tables: up to FEW_ROWS rows in plain Python, more in numpy, with the same
-float64 arithmetic rounded to float32 as XGBoost reads its input.
+select lines of those tables, which the compiled kernel (kernel.py) reads for any number of rows.
 """
 
 import json
-from array import array
-from bisect import bisect_right
 from math import prod
 
+import kernel
 import numpy as np
 import orjson
 from contract import CONTRACT, Column, Columns, Contract
 from trees import NoFastPath, compile_trees
 
-# Up to this many rows, Python does the work at a few microseconds a row; above, numpy does it
-# at a fixed cost of tens of microseconds, then much less a row.
-FEW_ROWS = 8
 # The most lines a table of combined inputs may hold (404 bytes each for 101 trees).
 GROUP_LINES = 1024
 
@@ -123,11 +118,8 @@ class Scorer:
         for position, table, where in self.onehot:
             codes = [[(where.start + j, value) for j, value in enumerate(line)] for line in table]
             inputs.append((np.array([self.trees.mask_of(c) for c in codes]), position, None))
-        self.scaled_columns: tuple[list[int], np.ndarray, np.ndarray] | None = None
         if self.scaled is not None:
-            positions, mean, scale, where = self.scaled
-            shape = (len(positions), 1)
-            self.scaled_columns = (positions, np.reshape(mean, shape), np.reshape(scale, shape))
+            where = self.scaled[3]
             for key, feature in enumerate(range(where.start, where.stop)):
                 cuts, masks = self.trees.cuts(feature)
                 inputs.append((masks, key, cuts))
@@ -136,106 +128,60 @@ class Scorer:
             if groups[-1] and len(found[0]) * prod(len(g[0]) for g in groups[-1]) > GROUP_LINES:
                 groups.append([])
             groups[-1].append(found)
-        tables, self.parts = [], []  # parts: (members, each (key, stride, cuts, cuts as list))
+        tables, members, starts, cuts = [], [], [0], []
+        self.coded = sorted(key for masks, key, found in inputs if found is None)  # codes' rows
         for group in groups:
             table = self.trees.mask_of([])[None, :]
             for masks, _, _ in group:  # each new member varies fastest
                 table = (table[:, None, :] & masks[None, :, :]).reshape(-1, table.shape[1])
             sizes = [len(masks) for masks, _, _ in group]
-            strides = [prod(sizes[i + 1 :]) for i in range(len(group))]
-            self.parts.append(
-                [
-                    (key, stride, cuts, None if cuts is None else cuts.tolist())
-                    for (_, key, cuts), stride in zip(group, strides)
-                ]
-            )
+            for at, (_, key, found) in enumerate(group):
+                stride = prod(sizes[at + 1 :])
+                if found is None:  # a category: its code's row in the codes array
+                    members.append((self.coded.index(key), stride, -1, -1))
+                else:  # a scaled number: its thresholds in cuts
+                    members.append((key, stride, len(cuts), len(cuts) + len(found)))
+                    cuts.extend(found.tolist())
+            starts.append(len(members))
             tables.append(table)
-        self.firsts = self.trees.use_tables(tables)
+        firsts = self.trees.use_tables(tables)
+        positions, mean, scale, _ = self.scaled or ([], [], [], None)
+        self.positions = positions
+        self.kernel = kernel.compile_kernel(
+            kernel.Model(
+                mean=np.array(mean, np.float64),
+                scale=np.array(scale, np.float64),
+                firsts=np.array(firsts, np.intp),
+                starts=np.array(starts, np.intp),
+                members=np.array(members, np.intp).reshape(-1, 4),
+                cuts=np.array(cuts, np.float32),
+                masks=self.trees.masks,
+                leaves=kernel.leaf_slots(self.trees.values),
+            )
+        )
 
     # -- scoring ------------------------------------------------------------------------------
 
-    def lines(self, columns: Columns) -> np.ndarray:
-        """(parts, rows): the mask line each row selects in each group's table. The numbers are
-        scaled in float64 and rounded to float32, as the pipeline's output is before XGBoost
-        reads it."""
-        values, codes = columns
-        scaled = ()
-        if self.scaled_columns is not None:
-            positions, mean, scale = self.scaled_columns
-            numbers = np.array([values[i] for i in positions], np.float64)
-            scaled = ((numbers - mean) / scale).astype(np.float32)
-        out = np.empty((len(self.parts), len(values[0])), np.intp)
-        for line, first, members in zip(out, self.firsts, self.parts):
-            line[:] = first
-            for key, stride, cuts, _ in members:
-                found = (
-                    np.array(codes[key])
-                    if cuts is None
-                    else cuts.searchsorted(scaled[key], "right")
-                )
-                line += found * stride if stride != 1 else found
-        return out
-
-    def few_lines(self, columns: Columns) -> list[list[int]]:
-        """lines() in plain Python, row by row: the same float64 arithmetic, rounded to
-        float32 the same way (array "f")."""
-        values, codes = columns
-        positions, mean, scale, _ = self.scaled or ([], [], [], None)
-        scaled = array("f", bytes(4 * len(positions)))
-        rows = []
-        for row in range(len(values[0])):
-            for at, i, m, s in zip(range(len(positions)), positions, mean, scale):
-                scaled[at] = (values[i][row] - m) / s
-            lines = []
-            for first, members in zip(self.firsts, self.parts):
-                for key, stride, _, cuts in members:
-                    found = codes[key][row] if cuts is None else bisect_right(cuts, scaled[key])
-                    first += found * stride
-                lines.append(first)
-            rows.append(lines)
-        return rows
-
     def scores(self, columns: Columns) -> np.ndarray:
-        """[[p_stay, p_leave], ...] in float32: every tree's leaf summed in float32 in tree
-        order, as XGBoost does, then its logistic function, as predict_proba computes them."""
-        if len(columns.values[0]) <= FEW_ROWS:
-            return self.few_scores(columns)
-        margin = self.trees.margins(self.lines(columns))
-        return pairs(logistic(margin.astype(np.float64)))
-
-    def few_scores(self, columns: Columns) -> np.ndarray:
-        """scores() for a few rows in plain Python, with one numpy call for exp(): numpy's
-        per-call cost is most of the work there. Python's float arithmetic on float32 values,
-        rounded to float32 at each step (array "f"), gives what float32 arithmetic gives."""
-        margins = self.trees.few_margins(self.few_lines(columns))
-        exps = array("f", np.exp([-m for m in margins]).tolist())  # numpy's exp, as above
-        out, step = array("f", bytes(8 * len(margins))), array("f", b"\0\0\0\0")
-        for at, e in enumerate(exps):
-            step[0] = 1.0 + e
-            out[2 * at + 1] = 1.0 / step[0]
-            out[2 * at] = 1.0 - out[2 * at + 1]
-        return np.frombuffer(out, np.float32).reshape(-1, 2)
-
-    def p_leave(self, columns: Columns) -> np.ndarray:
-        """P(leave) per row, float32."""
-        return self.scores(columns)[:, 1]
+        """[[p_stay, p_leave], ...] in float32, as XGBClassifier.predict_proba computes them:
+        every tree's leaf summed in float32 in tree order, then XGBoost's logistic function."""
+        values, codes = columns
+        rows = len(values[0])
+        out = np.empty((rows, 2), np.float32)
+        if rows == 1:  # one array in, the fewest numpy calls: most requests are one row
+            row = [values[i][0] for i in self.positions] + [codes[i][0] for i in self.coded]
+            self.kernel.row(np.array(row, np.float64), out)
+            return out
+        numbers = np.array([values[i] for i in self.positions], np.float64)
+        coded = np.array([codes[i] for i in self.coded], np.intp)
+        self.kernel.columns(
+            numbers.reshape(len(self.positions), rows), coded.reshape(len(self.coded), rows), out
+        )
+        return out
 
     def score(self, body: bytes) -> str:
         """The JSON text of [[p_stay, p_leave], ...] for a request body."""
         return answer(self.scores(self.contract.read(body)))
-
-
-def logistic(margin: np.ndarray) -> np.ndarray:
-    """XGBoost's sigmoid in float32: 1 / (1 + exp(-margin)), exp rounded to float32."""
-    return np.float32(1) / (np.float32(1) + np.exp(-margin).astype(np.float32))
-
-
-def pairs(leave: np.ndarray) -> np.ndarray:
-    """[[p_stay, p_leave], ...] in float32, as XGBClassifier.predict_proba computes them."""
-    out = np.empty((len(leave), 2), np.float32)
-    out[:, 0] = np.float32(1) - leave
-    out[:, 1] = leave
-    return out
 
 
 def answer(scores: np.ndarray) -> str:

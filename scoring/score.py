@@ -1,7 +1,8 @@
 """Entry script of the churn scoring service, run by the AzureML inference server (azmlinfsrv).
 
 init() verifies the artifacts under AZUREML_MODEL_DIR and builds the fast path from them
-(artifacts.py, fastpath.py, trees.py), reads the service key (keycheck.py) and starts the
+(artifacts.py, fastpath.py, trees.py,
+kernel.py), reads the service key (keycheck.py) and starts the
 capture of scored rows (capture.py). run() takes the original request,
 {"data": [[CreditScore, Geography, ...], ...]} (rows may also be objects keyed by column name),
 and returns what the original returned: the JSON text of [[p_stay, p_leave], ...].
@@ -28,6 +29,7 @@ import capture
 import contract  # noqa: F401
 import fastpath  # noqa: F401
 import httpbody  # noqa: F401
+import kernel  # noqa: F401
 import keycheck  # noqa: F401
 import trees  # noqa: F401
 

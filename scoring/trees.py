@@ -3,19 +3,12 @@ model once at start-up: a row goes right at every node whose threshold is at mos
 for each feature the nodes sorted by threshold turn "which nodes send this row right" into a
 prefix, and the prefix's combined leaf mask is a line of a table. The reached leaf of each tree
 is the lowest leaf no right turn ruled out. Comparisons are XGBoost's own (float32 values against
-float32 thresholds) and leaves are summed in float32 in tree order, as XGBoost does.
+float32 thresholds); kernel.py finds the leaves and sums them from these tables.
 """
 
-import sys
 from bisect import bisect_right
-from functools import reduce
-from operator import add
 
 import numpy as np
-
-# Rows scored at once by numpy: its temporaries (a row's lines, one mask per tree) then stay
-# below glibc's 128 KiB mmap threshold; 1000 rows at once cost ~650 page faults per request.
-BLOCK_ROWS = 128
 
 
 class NoFastPath(ValueError):
@@ -34,18 +27,8 @@ class Trees:
         self.thresholds = [t.tolist() for t in thresholds]
         sizes = [len(t) for t in thresholds]
         self.first = [sum(sizes[:f]) + f for f in range(len(sizes))]  # feature's first line
-        self.values = values.ravel()  # (trees, most leaves) leaf values, float32
-        self.base = np.arange(self.count, dtype=np.intp) * values.shape[1]  # each tree's first
-        # What rows are scored from (use_tables): lines of masks, and for few_margins() each line
-        # as one integer, lane i for tree i
-        self.masks = masks[:0]
-        self.lines: list[int] = []
-        self.size = masks.shape[1] * masks.itemsize
-        lane = masks.itemsize * 8
-        self.ones = sum(1 << (lane * tree) for tree in range(self.count))
-        self.lane_code = {4: "I", 8: "Q"}[masks.itemsize]  # a lane as memoryview reads it
-        # per tree: its leaves' values by their lowest-leaf bit
-        self.leaf_of = [{1 << n: np.float32(v) for n, v in enumerate(line)} for line in values]
+        self.values = values  # (trees, most leaves) leaf values, float32
+        self.masks = masks[:0]  # what rows are scored from (use_tables)
 
     def mask_of(self, values: list[tuple[int, float]]) -> np.ndarray:
         """The leaves a row with these (feature, value) pairs may reach: the lines its values
@@ -68,44 +51,8 @@ class Trees:
 
     def use_tables(self, tables: list[np.ndarray]) -> list[int]:
         """Score from these tables of masks from now on; return the first line of each."""
-        firsts = np.cumsum([0] + [len(t) for t in tables[:-1]]).tolist()
         self.masks = np.concatenate(tables)
-        self.lines = [int.from_bytes(line.tobytes(), sys.byteorder) for line in self.masks]
-        return firsts
-
-    def margins(self, lines: np.ndarray) -> np.ndarray:
-        """Each row's sum of leaves, float32, from the lines its parts select: the bias, then
-        the leaf it reaches in each tree, added in tree order as XGBoost does (numpy adds line
-        to line, in order)."""
-        out = np.empty(lines.shape[1], np.float32)
-        for start in range(0, lines.shape[1], BLOCK_ROWS):
-            block = lines[:, start : start + BLOCK_ROWS]
-            mask = self.masks[block[0]]
-            for part in block[1:]:
-                mask &= self.masks[part]
-            mask &= -mask  # the lowest leaf no right turn ruled out
-            mask -= 1
-            leaf = np.bitwise_count(mask).astype(np.intp)
-            leaf += self.base
-            out[start : start + BLOCK_ROWS] = np.add.reduce(
-                self.values.take(leaf.T), axis=0, dtype=np.float32
-            )
-        return out
-
-    def few_margins(self, rows: list[list[int]]) -> list[float]:
-        """Each row's sum of leaves, without a numpy array: the row's mask is one integer with
-        a lane of bits per tree; its lowest leaves are found for all lanes at once (no lane is
-        zero, so subtracting 1 from each never borrows across lanes), then looked up lane by
-        lane and added as float32 scalars in tree order, all in C (map, reduce)."""
-        margins = []
-        for row in rows:
-            mask = -1
-            for line in row:
-                mask &= self.lines[line]
-            lowest = (mask & ~(mask - self.ones)).to_bytes(self.size, sys.byteorder)
-            lanes = memoryview(lowest).cast(self.lane_code)
-            margins.append(float(reduce(add, map(dict.__getitem__, self.leaf_of, lanes))))
-        return margins
+        return np.cumsum([0] + [len(t) for t in tables[:-1]]).tolist()
 
 
 def compile_trees(trees: list[dict], features: int, bias: float) -> Trees:

@@ -39,8 +39,8 @@ def value(column: score.Column) -> st.SearchStrategy:
 
 def rows(scorer: score.Scorer) -> st.SearchStrategy:
     row = st.tuples(*(value(c) for c in scorer.columns)).map(list)
-    few = score.fastpath.FEW_ROWS  # up to it, lines and leaves in Python; above, numpy
-    return st.lists(row, min_size=1, max_size=few) | st.lists(row, min_size=few + 1, max_size=80)
+    block = score.kernel.BLOCK_ROWS  # rows the kernel sums side by side
+    return st.lists(row, min_size=1, max_size=block) | st.lists(row, min_size=block + 1, max_size=80)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -88,11 +88,27 @@ def test_rows_as_lists_or_objects_give_the_same_scores(scorer):
 
 
 def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
-    """A few rows take the Python path, more take numpy's: both add the trees in one order."""
+    """The kernel sums the trees of BLOCK_ROWS rows side by side: a row alone, in a part of a
+    block, in one block or in many gets the same sum."""
     rows = score.probe_rows(scorer, 300)
     alone = [json.loads(scorer.score(body([row])))[0] for row in rows]
-    for size in (2, score.fastpath.FEW_ROWS + 1, 41, len(rows)):
+    for size in (2, score.kernel.BLOCK_ROWS, score.kernel.BLOCK_ROWS + 1, 41, len(rows)):
         assert json.loads(scorer.score(body(rows[:size]))) == alone[:size]
+
+
+def test_a_model_is_compiled_once_per_process(scorer):
+    """A second Scorer of the same artifacts reuses the compiled entry points (compiling them
+    costs about a second), and the start-up check has already compiled both."""
+    again = score.load(str(ARTIFACTS))[0]
+    assert again.kernel is scorer.kernel
+    assert all(len(entry.signatures) == 1 for entry in scorer.kernel)
+
+
+def test_every_leaf_bit_has_its_own_slot():
+    """The kernel finds a leaf's value by the top 6 bits of its mask bit times DE_BRUIJN."""
+    values = np.arange(64, dtype=np.float32)[None, :] + 1
+    slots = score.kernel.leaf_slots(values)
+    assert sorted(slots[0].tolist()) == values[0].tolist()
 
 
 def test_categories_come_from_the_fitted_encoder(scorer):
@@ -413,8 +429,8 @@ def test_features_in_another_order_are_refused(artifacts, caplog):
 
 
 def test_a_fast_path_that_disagrees_with_the_reference_is_refused(monkeypatch, caplog):
-    real = score.Scorer.p_leave
-    monkeypatch.setattr(score.Scorer, "p_leave", lambda self, rows: real(self, rows) + 1e-4)
+    real = score.Scorer.scores
+    monkeypatch.setattr(score.Scorer, "scores", lambda self, rows: real(self, rows) + 1e-4)
     assert "differs from the reference by 1.00e-04" in refusal(ARTIFACTS, caplog)
 
 
