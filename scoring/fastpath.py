@@ -147,18 +147,17 @@ class Scorer:
         firsts = self.trees.use_tables(tables)
         positions, mean, scale, _ = self.scaled or ([], [], [], None)
         self.positions = positions
-        self.kernel = kernel.compile_kernel(
-            kernel.Model(
-                mean=np.array(mean, np.float64),
-                scale=np.array(scale, np.float64),
-                firsts=np.array(firsts, np.intp),
-                starts=np.array(starts, np.intp),
-                members=np.array(members, np.intp).reshape(-1, 4),
-                cuts=np.array(cuts, np.float32),
-                masks=self.trees.masks,
-                leaves=kernel.leaf_slots(self.trees.values),
-            )
+        self.model = kernel.Model(
+            mean=np.array(mean, np.float64),
+            scale=np.array(scale, np.float64),
+            firsts=np.array(firsts, np.intp),
+            starts=np.array(starts, np.intp),
+            members=np.array(members, np.intp).reshape(-1, 4),
+            cuts=np.array(cuts, np.float32),
+            masks=self.trees.masks,
+            leaves=kernel.leaf_slots(self.trees.values),
         )
+        self.kernel = kernel.compile_kernel(self.model)
 
     # -- scoring ------------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ BLOCK_ROWS = 8
 # of the 64 bits: its leaf's slot in Model.leaves.
 DE_BRUIJN = np.uint64(0x03F79D71B4CB0A89)
 SHIFT = np.uint64(58)
-ALL = np.uint64(2**64 - 1)
 ONE = np.uint64(1)
 
 
@@ -49,6 +48,25 @@ def leaf_slots(values: np.ndarray) -> np.ndarray:
     return slots
 
 
+@njit(inline="always")
+def bisect_right(ordered, value, low, high):
+    """Where value goes in ordered[low:high], after any equal to it (as bisect.bisect_right)."""
+    while low < high:
+        middle = (low + high) >> 1
+        if ordered[middle] <= value:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@njit(inline="always")
+def slot(bits):
+    """The slot in Model.leaves of the lowest leaf a tree's mask leaves possible."""
+    bits = np.uint64(bits)
+    return ((bits & (~bits + ONE)) * DE_BRUIJN) >> SHIFT
+
+
 @njit(nogil=True, error_model="numpy")
 def score(numbers, codes, out, model) -> None:
     """out[r] = [p_stay, p_leave] for each row r of numbers (scaled columns, float64) and codes
@@ -56,7 +74,7 @@ def score(numbers, codes, out, model) -> None:
     mean, scale, firsts, starts, members, cuts, masks, leaves = model
     rows, trees = numbers.shape[1], masks.shape[1]
     scaled = np.empty(len(mean), np.float32)
-    mask = np.empty((BLOCK_ROWS, trees), np.uint64)
+    mask = np.empty((BLOCK_ROWS, trees), masks.dtype)
     total = np.empty(BLOCK_ROWS, np.float32)
     for start in range(0, rows, BLOCK_ROWS):
         block = min(BLOCK_ROWS, rows - start)
@@ -64,30 +82,27 @@ def score(numbers, codes, out, model) -> None:
             row = start + b
             for j in range(len(mean)):  # float64, rounded to float32 as XGBoost reads its input
                 scaled[j] = np.float32((numbers[j, row] - mean[j]) / scale[j])
-            mask[b, :] = ALL
             for table in range(len(firsts)):
                 line = firsts[table]
                 for m in range(starts[table], starts[table + 1]):
-                    key, stride, low, high = members[m]
-                    if low < 0:
+                    key, stride = members[m, 0], members[m, 1]
+                    first, end = members[m, 2], members[m, 3]
+                    if first < 0:
                         found = codes[key, row]
-                    else:  # how many thresholds are at most the value (bisect_right)
-                        value, end = scaled[key], high
-                        while low < end:
-                            middle = (low + end) >> 1
-                            if cuts[middle] <= value:
-                                low = middle + 1
-                            else:
-                                end = middle
-                        found = low - members[m, 2]
+                    else:
+                        found = bisect_right(cuts, scaled[key], first, end) - first
                     line += found * stride
-                for tree in range(trees):
-                    mask[b, tree] &= masks[line, tree]
-        for tree in range(trees):  # tree 0 is the bias, a tree of one leaf
+                if table == 0:  # element by element: a row slice would be an array view
+                    for tree in range(trees):
+                        mask[b, tree] = masks[line, tree]
+                else:
+                    for tree in range(trees):
+                        mask[b, tree] &= masks[line, tree]
+        for b in range(block):  # tree 0 is the bias, a tree of one leaf
+            total[b] = leaves[0, slot(mask[b, 0])]
+        for tree in range(1, trees):
             for b in range(block):
-                bits = mask[b, tree]
-                leaf = leaves[tree, ((bits & (~bits + ONE)) * DE_BRUIJN) >> SHIFT]
-                total[b] = leaf if tree == 0 else total[b] + leaf
+                total[b] += leaves[tree, slot(mask[b, tree])]
         for b in range(block):  # XGBoost's sigmoid: exp rounded to float32, then float32
             e = np.float32(math.exp(-np.float64(total[b])))
             leave = np.float32(1) / (np.float32(1) + e)
