@@ -3,7 +3,7 @@
 1. In-process run(): p50/p99 per call for one row and for 1000 rows.
 2. HTTP: requests/s for one row on azmlinfsrv, same worker count, same client.
 
-    python -m bench [--calls 2000] [--seconds 5] [--clients 2] [--workers 1]
+    python -m bench [--calls 2000] [--seconds 10] [--clients 2] [--workers 1]
 """
 
 import argparse
@@ -36,6 +36,8 @@ VARIANTS = {
 CONSTANT = Path(__file__).resolve().parent / "constant_score.py"
 HTTP_VARIANTS = {label: (SCRIPTS[script], env) for label, (script, env) in VARIANTS.items()}
 HTTP_VARIANTS["constant (ceiling)"] = (CONSTANT, {})
+# Over HTTP, each server is hammered in turn for this long, round after round.
+SLICE_S = 0.25
 
 
 def table(title: str, head: str, lines: list) -> None:
@@ -85,9 +87,11 @@ def hammer(url: str, body: bytes, headers: dict, seconds: float, clients: int) -
     return len(latencies) / elapsed, errors, statistics.median(latencies) * 1e3
 
 
-def over_http(seconds: float, clients: int, workers: int, rounds: int = 5) -> None:
-    """All servers up at once, hammered in turn for `seconds / rounds` at a time, so that each
-    sees the same share of whatever else the machine is doing."""
+def over_http(seconds: float, clients: int, workers: int) -> None:
+    """All servers up at once, hammered in turn for SLICE_S at a time, so that each sees the
+    same share of whatever else the machine is doing (its load swings by 10-20% from one
+    second to the next)."""
+    rounds = max(1, round(seconds / SLICE_S))
     body = json.dumps({"data": [score.SAMPLE_ROW]}).encode()
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"}
     counts = {label: [0.0, 0, []] for label in HTTP_VARIANTS}  # seconds, errors, p50s
@@ -119,7 +123,7 @@ def over_http(seconds: float, clients: int, workers: int, rounds: int = 5) -> No
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000, help="single-row calls in-process")
-    parser.add_argument("--seconds", type=float, default=5, help="HTTP duration per script")
+    parser.add_argument("--seconds", type=float, default=10, help="HTTP duration per script")
     parser.add_argument("--clients", type=int, default=2, help="HTTP client threads")
     parser.add_argument("--workers", type=int, default=1, help="azmlinfsrv WORKER_COUNT")
     args = parser.parse_args(argv)
