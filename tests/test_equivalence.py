@@ -40,7 +40,8 @@ def value(column: score.Column) -> st.SearchStrategy:
 def rows(scorer: score.Scorer) -> st.SearchStrategy:
     row = st.tuples(*(value(c) for c in scorer.columns)).map(list)
     block = score.kernel.BLOCK_ROWS  # rows the kernel sums side by side
-    return st.lists(row, min_size=1, max_size=block) | st.lists(row, min_size=block + 1, max_size=80)
+    within = st.lists(row, min_size=1, max_size=block)
+    return within | st.lists(row, min_size=block + 1, max_size=80)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
