@@ -85,10 +85,9 @@ CONTRACT = (
 
 
 class Columns(NamedTuple):
-    """Valid rows as columns, in contract order: each column's values, each category's codes."""
+    """Valid rows as columns, in contract order."""
 
     values: list[tuple]  # one tuple per column, one JSON value per row
-    codes: dict[int, tuple[int, ...]]  # contract position -> index in the column's categories
 
 
 def describe(value) -> str:
@@ -192,9 +191,7 @@ class Contract:
             if colons != 1 + len(self.names) * objects:
                 return self.validate(parse_exactly(body))
             rows = [r if type(r) is tuple else msgspec.structs.astuple(r) for r in rows]
-        values = list(zip(*rows))
-        codes = {i: tuple(map(lookup.__getitem__, values[i])) for i, lookup in self.lookups.items()}
-        return Columns(values, codes)
+        return Columns(list(zip(*rows)))
 
     def validate(self, payload) -> Columns:
         """Columns of a valid envelope; else a RequestError naming every problem."""
@@ -235,9 +232,9 @@ class Contract:
         for column, found in zip(self.columns, values):
             if not set(map(type, found)) <= column.types:
                 return None
-        codes = {i: tuple(map(lookup.get, values[i])) for i, lookup in self.lookups.items()}
-        if any(None in c for c in codes.values()):
-            return None
+        for i, lookup in self.lookups.items():
+            if not set(values[i]) <= lookup.keys():
+                return None
         try:
             numbers = np.array([values[i] for i in self.numeric], np.float64)
         except OverflowError:  # an integer beyond float range
@@ -247,7 +244,7 @@ class Contract:
             or not (numbers.max(axis=1) <= self.high_array).all()
         ):  # inf too
             return None
-        return Columns(values, codes)
+        return Columns(values)
 
     def diagnose(self, rows: list) -> list[dict]:
         """Every violation, row by row (the slow path, taken only for invalid requests)."""

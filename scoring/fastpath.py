@@ -129,7 +129,7 @@ class Scorer:
                 groups.append([])
             groups[-1].append(found)
         tables, members, starts, cuts = [], [], [0], []
-        self.coded = sorted(key for masks, key, found in inputs if found is None)  # codes' rows
+        coded = sorted(key for masks, key, found in inputs if found is None)  # codes' rows
         for group in groups:
             table = self.trees.mask_of([])[None, :]
             for masks, _, _ in group:  # each new member varies fastest
@@ -138,7 +138,7 @@ class Scorer:
             for at, (_, key, found) in enumerate(group):
                 stride = prod(sizes[at + 1 :])
                 if found is None:  # a category: its code's row in the codes array
-                    members.append((self.coded.index(key), stride, -1, -1))
+                    members.append((coded.index(key), stride, -1, -1))
                 else:  # a scaled number: its thresholds in cuts
                     members.append((key, stride, len(cuts), len(cuts) + len(found)))
                     cuts.extend(found.tolist())
@@ -147,6 +147,8 @@ class Scorer:
         firsts = self.trees.use_tables(tables)
         positions, mean, scale, _ = self.scaled or ([], [], [], None)
         self.positions = positions
+        # (contract position, category -> code) of each category the trees read
+        self.lookups = [(i, self.contract.lookups[i]) for i in coded]
         self.model = kernel.Model(
             mean=np.array(mean, np.float64),
             scale=np.array(scale, np.float64),
@@ -164,17 +166,19 @@ class Scorer:
     def scores(self, columns: Columns) -> np.ndarray:
         """[[p_stay, p_leave], ...] in float32, as XGBClassifier.predict_proba computes them:
         every tree's leaf summed in float32 in tree order, then XGBoost's logistic function."""
-        values, codes = columns
+        values = columns.values
         rows = len(values[0])
-        out = np.empty((rows, 2), np.float32)
-        if rows == 1:  # one array in, the fewest numpy calls: most requests are one row
-            row = [values[i][0] for i in self.positions] + [codes[i][0] for i in self.coded]
-            self.kernel.row(np.array(row, np.float64), out)
-            return out
+        if rows == 1:  # no numpy call on the way in (most requests are one row): plain floats
+            row = [float(values[i][0]) for i in self.positions]
+            row += [float(lookup[values[i][0]]) for i, lookup in self.lookups]
+            return self.kernel.row(*row)
         numbers = np.array([values[i] for i in self.positions], np.float64)
-        coded = np.array([codes[i] for i in self.coded], np.intp)
+        coded = np.array(
+            [tuple(map(lookup.__getitem__, values[i])) for i, lookup in self.lookups], np.intp
+        )
+        out = np.empty((rows, 2), np.float32)
         self.kernel.columns(
-            numbers.reshape(len(self.positions), rows), coded.reshape(len(self.coded), rows), out
+            numbers.reshape(len(self.positions), rows), coded.reshape(len(self.lookups), rows), out
         )
         return out
 

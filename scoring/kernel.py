@@ -114,7 +114,7 @@ class Kernel(NamedTuple):
     """A model's compiled entry points."""
 
     columns: Callable  # (numbers (numbers, rows), codes (categories, rows), out (rows, 2))
-    row: Callable  # (values (numbers + categories,) float64: numbers, then codes; out (1, 2))
+    row: Callable  # (*values: the numbers, then the codes, all as floats) -> out (1, 2)
 
 
 _compiled: dict[bytes, Kernel] = {}
@@ -142,9 +142,15 @@ def _entry_points(model: Model) -> Kernel:
         score(numbers, codes, out, constants)
 
     @njit(nogil=True, error_model="numpy")
-    def row(values, out):
-        scaled = values[:numbers].copy().reshape(numbers, 1)
-        codes = values[numbers:].astype(np.intp).reshape(len(values) - numbers, 1)
+    def row(*values):
+        scaled = np.empty((numbers, 1), np.float64)
+        codes = np.empty((len(values) - numbers, 1), np.intp)
+        for j in range(numbers):
+            scaled[j, 0] = values[j]
+        for j in range(len(values) - numbers):
+            codes[j, 0] = np.intp(values[numbers + j])
+        out = np.empty((1, 2), np.float32)
         score(scaled, codes, out, constants)
+        return out
 
     return Kernel(columns, row)
