@@ -117,7 +117,7 @@ def over_http(seconds: float, clients: int, workers: int) -> None:
     title = f"HTTP, one row, azmlinfsrv with {workers} worker(s), {clients} clients, {seconds:g} s"
     table(title, "script | req/s | p50 ms | errors | ours / this", lines)
     ceiling = rates["ours"] / rates["constant (ceiling)"]
-    print(f"\nours reaches {ceiling:.0%} of the ceiling (a constant-answer entry script)")
+    print(f"\nours reaches {ceiling:.1%} of the ceiling (a constant-answer entry script)")
 
 
 def main(argv=None) -> None:
