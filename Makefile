@@ -77,7 +77,7 @@ serve-proxy: setup ## make serve behind the dev proxy (Caddy on PORT, azmlinfsrv
 		$(RUN) python -m proxy --port $(PORT) --upstream-port $(UPSTREAM_PORT)
 
 # In-process run() and HTTP requests/s: the original entry script beside ours.
-bench: setup ## the original entry script beside ours, in-process and over HTTP, ~5 min
+bench: setup ## the original entry script beside ours, in-process and over HTTP, ~3 min
 	$(RUN) python -m bench
 
 lint: setup ## ruff, ruff format, basedpyright, actionlint
