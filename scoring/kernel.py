@@ -114,7 +114,8 @@ class Kernel(NamedTuple):
     """A model's compiled entry points."""
 
     columns: Callable  # (numbers (numbers, rows), codes (categories, rows), out (rows, 2))
-    row: Callable  # (*values: the numbers, then the codes, all as floats) -> out (1, 2)
+    # (*values: the numbers, then the codes, all floats: other types would compile anew) -> out
+    row: Callable
 
 
 _compiled: dict[bytes, Kernel] = {}
@@ -135,7 +136,7 @@ def compile_kernel(model: Model) -> Kernel:
 def _entry_points(model: Model) -> Kernel:
     # numba takes tuples and arrays of the enclosing scope as constants of the compiled code
     constants = tuple(model)
-    numbers = len(model.mean)
+    count = len(model.mean)  # the scaled numbers; the codes follow them in a row's values
 
     @njit(nogil=True, error_model="numpy")
     def columns(numbers, codes, out):
@@ -143,14 +144,14 @@ def _entry_points(model: Model) -> Kernel:
 
     @njit(nogil=True, error_model="numpy")
     def row(*values):
-        scaled = np.empty((numbers, 1), np.float64)
-        codes = np.empty((len(values) - numbers, 1), np.intp)
-        for j in range(numbers):
-            scaled[j, 0] = values[j]
-        for j in range(len(values) - numbers):
-            codes[j, 0] = np.intp(values[numbers + j])
+        numbers = np.empty((count, 1), np.float64)
+        codes = np.empty((len(values) - count, 1), np.intp)
+        for j in range(count):
+            numbers[j, 0] = values[j]
+        for j in range(len(values) - count):
+            codes[j, 0] = np.intp(values[count + j])
         out = np.empty((1, 2), np.float32)
-        score(scaled, codes, out, constants)
+        score(numbers, codes, out, constants)
         return out
 
     return Kernel(columns, row)

@@ -98,10 +98,15 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
 
 def test_a_model_is_compiled_once_per_process(scorer):
     """A second Scorer of the same artifacts reuses the compiled entry points (compiling them
-    costs about a second), and the start-up check has already compiled both."""
+    costs about a second), the start-up check has compiled both, and requests of integers and
+    floats alike never compile another version while a client waits."""
     again = score.load(str(ARTIFACTS))[0]
     assert again.kernel is scorer.kernel
-    assert all(len(entry.signatures) == 1 for entry in scorer.kernel)
+    rows = [score.SAMPLE_ROW, [700, "Spain", "Female", 40, 1, 0, 1, 1, 1, 50000.5]]
+    for batch in ([row] for row in rows):
+        scorer.score(body(batch))
+    scorer.score(body(rows))
+    assert [len(entry.signatures) for entry in scorer.kernel] == [1, 1]
 
 
 def test_every_leaf_bit_has_its_own_slot():
