@@ -103,9 +103,10 @@ def score(numbers, codes, out, model) -> None:
         for tree in range(1, trees):
             for b in range(block):
                 total[b] += leaves[tree, slot(mask[b, tree])]
-        for b in range(block):  # XGBoost's sigmoid: exp rounded to float32, then float32
-            e = np.float32(math.exp(-np.float64(total[b])))
-            leave = np.float32(1) / (np.float32(1) + e)
+        for b in range(block):  # XGBoost's float32 sigmoid (src/common/math.h, Sigmoid(float))
+            # its guard against exp's overflow; its 1e-16 changes no float32 sum of at least 1
+            x = min(-total[b], np.float32(88.7))
+            leave = np.float32(1) / (math.exp(x) + np.float32(1))  # exp of a float32: expf
             out[start + b, 0] = np.float32(1) - leave
             out[start + b, 1] = leave
 

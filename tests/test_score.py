@@ -96,6 +96,21 @@ def test_a_row_scores_the_same_alone_and_in_a_batch(scorer):
         assert json.loads(scorer.score(body(rows[:size]))) == alone[:size]
 
 
+def test_scores_are_xgboosts_to_the_bit(scorer):
+    """Same float32 inputs, comparisons, tree order and sigmoid as XGBoost's own predictor."""
+    import joblib
+    import pandas as pd
+    import xgboost as xgb
+
+    rows = score.probe_rows(scorer, 2000)
+    names = [c.name for c in scorer.columns]
+    pipeline = joblib.load(ARTIFACTS / score.PIPELINE_FILE)
+    classifier = xgb.XGBClassifier()
+    classifier.load_model(ARTIFACTS / score.CLASSIFIER_FILE)
+    expected = classifier.predict_proba(pipeline.transform(pd.DataFrame(rows, columns=names)))
+    assert (scorer.scores(scorer.contract.read(body(rows))) == expected).all()
+
+
 def test_a_model_is_compiled_once_per_process(scorer):
     """A second Scorer of the same artifacts reuses the compiled entry points (compiling them
     costs about a second), the start-up check has compiled both, and requests of integers and
