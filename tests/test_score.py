@@ -111,6 +111,26 @@ def test_scores_are_xgboosts_to_the_bit(scorer):
     assert (scorer.scores(scorer.contract.read(body(rows))) == expected).all()
 
 
+def test_deeper_trees_score_to_the_bit_too(scorer):
+    """Trees of more than 32 leaves take 64-bit masks: the same rule holds for them."""
+    import pandas as pd
+    import xgboost as xgb
+
+    names = [c.name for c in scorer.columns]
+    frame = pd.DataFrame(score.probe_rows(scorer, 3000), columns=names)
+    label = (frame["Age"] > 45) ^ (frame["Balance"] > 1e5) ^ (frame["CreditScore"] % 7 == 0)
+    pipeline = train.build_pipeline().fit(frame)
+    params = {"max_depth": 6, "min_child_weight": 0, "n_estimators": 20, "tree_method": "exact"}
+    classifier = xgb.XGBClassifier(**params, n_jobs=1).fit(pipeline.transform(frame), label)
+    deep = score.Scorer(pipeline, classifier.get_booster(), names)
+    assert deep.trees.masks.dtype == np.uint64
+    rows = score.probe_rows(scorer, 500)
+    expected = classifier.predict_proba(pipeline.transform(pd.DataFrame(rows, columns=names)))
+    assert (deep.scores(deep.contract.read(body(rows))) == expected).all()
+    alone = [deep.scores(deep.contract.read(body([row])))[0] for row in rows[:50]]
+    assert (np.array(alone) == expected[:50]).all()
+
+
 def test_a_model_is_compiled_once_per_process(scorer):
     """A second Scorer of the same artifacts reuses the compiled entry points (compiling them
     costs about a second), the start-up check has compiled both, and requests of integers and
