@@ -124,7 +124,8 @@ _compiled: dict[bytes, Kernel] = {}
 
 def compile_kernel(model: Model) -> Kernel:
     """The model's entry points, compiled at their first call (the start-up check); compiled
-    once per process for models with the same arrays."""
+    once per process for models with the same arrays, and kept while the process lives (a
+    server loads one model)."""
     digest = hashlib.sha256()
     for array in model:
         digest.update(str((array.dtype, array.shape)).encode() + array.tobytes())
