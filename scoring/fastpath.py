@@ -113,7 +113,8 @@ class Scorer:
         a category's code one made from the lines of its one-hot features, a scaled number one
         by its float32 value among its feature's distinct thresholds. Inputs are grouped, fewest
         masks first, into tables of every combination (at most GROUP_LINES lines), so that a
-        row needs one line per group rather than one per input."""
+        row needs one line per group rather than one per input. The tables and what selects
+        their lines become the kernel's Model, compiled once (kernel.py)."""
         inputs = []  # (masks, key, cuts): key is a contract position or a scaled column
         for position, table, where in self.onehot:
             codes = [[(where.start + j, value) for j, value in enumerate(line)] for line in table]

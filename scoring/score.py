@@ -1,9 +1,8 @@
 """Entry script of the churn scoring service, run by the AzureML inference server (azmlinfsrv).
 
 init() verifies the artifacts under AZUREML_MODEL_DIR and builds the fast path from them
-(artifacts.py, fastpath.py, trees.py,
-kernel.py), reads the service key (keycheck.py) and starts the
-capture of scored rows (capture.py). run() takes the original request,
+(artifacts.py, fastpath.py, trees.py, kernel.py), reads the service key (keycheck.py) and starts
+the capture of scored rows (capture.py). run() takes the original request,
 {"data": [[CreditScore, Geography, ...], ...]} (rows may also be objects keyed by column name),
 and returns what the original returned: the JSON text of [[p_stay, p_leave], ...].
 Bad requests get a 4xx JSON body naming the row, the column and what was expected (contract.py,
